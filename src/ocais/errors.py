@@ -1,0 +1,103 @@
+"""The one exception hierarchy of OCAIS.
+
+Every error subclasses :class:`OcaisError` *and* the matching built-in (``ValueError``,
+``LookupError``, ``OSError``), so callers may catch either. Each carries a stable ``code`` (for the
+API's error envelope and for scripts) and a message that says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OcaisError(Exception):
+    """Root of all OCAIS errors."""
+
+    code: str = "ocais_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message} ({hint})")
+
+
+class ConfigError(OcaisError, ValueError):
+    """A setting is missing or invalid."""
+
+    code = "config_error"
+
+
+class KnowledgeError(OcaisError, OSError):
+    """A knowledge release cannot be found, read or compiled."""
+
+    code = "knowledge_error"
+
+
+class UnknownTermError(OcaisError, LookupError):
+    """An HPO id, name or synonym is not in the loaded release."""
+
+    code = "unknown_term"
+
+
+class UnknownDiseaseError(OcaisError, LookupError):
+    """A disease id is not in the loaded annotations."""
+
+    code = "unknown_disease"
+
+
+class InvalidRecordError(OcaisError, ValueError):
+    """One input record is malformed; ``source`` and ``field`` say where."""
+
+    code = "invalid_record"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        field: str | None = None,
+        record: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.source = source
+        self.field = field
+        self.record = record
+        where = source if record is None else f"{source} [{record}]"
+        if field:
+            where = f"{where}, field '{field}'"
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.message = message
+
+
+class UnsupportedFormatError(OcaisError, ValueError):
+    """The input's format is unknown, or a version we do not read (e.g. Phenopacket v1)."""
+
+    code = "unsupported_format"
+
+
+class InputTooLargeError(OcaisError, ValueError):
+    """An input exceeds the configured size limit."""
+
+    code = "input_too_large"
+
+
+class ImportAbortedError(OcaisError, ValueError):
+    """An import stopped on invalid records and wrote nothing; ``rejects`` lists them all."""
+
+    code = "import_aborted"
+
+    def __init__(self, message: str, *, rejects: list[dict[str, Any]]) -> None:
+        self.rejects = rejects
+        super().__init__(message, hint="fix the records, or pass --skip-invalid to import the rest")
+
+
+class StoreError(OcaisError, RuntimeError):
+    """The store cannot be opened, migrated or written."""
+
+    code = "store_error"
+
+
+class NotFoundError(OcaisError, LookupError):
+    """A stored object (case, run) does not exist."""
+
+    code = "not_found"

@@ -1,0 +1,108 @@
+"""The ``Reader`` extension point: one small reader per source format, each yielding ``Case``.
+
+A reader never stops at a bad record: it yields an :class:`~ocais.errors.InvalidRecordError` in its
+place (naming file, record and field) and goes on, so the caller decides whether to abort the whole
+import or skip the record (``--skip-invalid``). Errors that make the whole source unreadable (a
+missing path, a Phenopacket v1 file, an oversized file) are raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+
+from ocais import __version__
+from ocais.errors import InputTooLargeError, InvalidRecordError
+from ocais.schemas import Case, PhenotypeObservation
+
+Record = Case | InvalidRecordError
+
+
+class TermResolver(Protocol):
+    """What readers need from the knowledge base (``KnowledgeBase`` implements it)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def resolve_id(self, term_id: str) -> str | None:
+        """Current primary id for an id, alt id or obsolete id; ``None`` if unknown."""
+        ...
+
+    def hpo_for_xref(self, system: str, code: str) -> list[str]:
+        """HPO terms cross-referenced to a code (e.g. ``SNOMEDCT_US``, ``UMLS``)."""
+        ...
+
+
+@dataclass
+class ReaderContext:
+    """What every reader is given: site name, optional term resolver and limits."""
+
+    site: str = "local"
+    terms: TermResolver | None = None
+    max_file_bytes: int = 512 * 1024 * 1024
+    created_by: str = f"ocais {__version__}"
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """Reads one source format. ``name`` is what ``--format`` takes."""
+
+    name: ClassVar[str]
+
+    def sniff(self, path: Path) -> bool:
+        """True if ``path`` (a file or directory) looks like this reader's format."""
+        ...
+
+    def read(self, path: Path) -> Iterator[Record]:
+        """Yield a ``Case`` per valid record and an ``InvalidRecordError`` per invalid one."""
+        ...
+
+
+def check_size(path: Path, limit: int) -> None:
+    """Raise ``InputTooLargeError`` before reading a file over ``limit`` bytes."""
+    size = path.stat().st_size
+    if size > limit:
+        raise InputTooLargeError(
+            f"{path}: {size:,} bytes is over the limit of {limit:,} bytes",
+            hint="split the file (e.g. into JSON Lines parts) or raise OCAIS_MAX_FILE_BYTES",
+        )
+
+
+def sha256_text(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class TermCheck:
+    """Result of checking a case's HPO ids against the loaded release."""
+
+    phenotypes: list[PhenotypeObservation]
+    issues: list[str] = field(default_factory=list)
+
+
+def check_terms(
+    phenotypes: list[PhenotypeObservation], terms: TermResolver | None
+) -> TermCheck:
+    """Replace alt/obsolete HPO ids by their current ids; keep unknown ids and report them.
+
+    Unknown ids are kept (a newer release may know them) and listed in ``issues`` so the import
+    report and ``provenance.parameters['issues']`` say so. Duplicates after replacement are merged.
+    """
+    if terms is None:
+        return TermCheck(phenotypes)
+    issues: list[str] = []
+    seen: dict[tuple[str, bool], PhenotypeObservation] = {}
+    for obs in phenotypes:
+        current = terms.resolve_id(obs.id)
+        if current is None:
+            issues.append(f"{obs.id} is not in HPO {terms.version}; kept as given")
+            current = obs.id
+        elif current != obs.id:
+            issues.append(f"{obs.id} is obsolete or an alternative id; replaced by {current}")
+            obs = obs.model_copy(update={"id": current})
+        seen.setdefault((obs.id, obs.excluded), obs)
+    return TermCheck(list(seen.values()), issues)

@@ -1,0 +1,310 @@
+"""GA4GH Phenopacket v2 reader.
+
+Reads a single ``.json`` packet, JSON Lines (``.jsonl``/``.ndjson``, one packet per line), a
+directory tree (e.g. phenopacket-store's ``notebooks/<cohort>/phenopackets/*.json``), or a
+``.tar.gz``/``.tgz``/``.zip`` archive of such files, without unpacking it to disk.
+
+Each packet is validated by the official schema (the ``phenopackets`` protobuf classes:
+unknown fields and wrong enum values are errors naming the field). A Phenopacket v1 file is
+refused with a message saying how to convert it.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from google.protobuf.json_format import ParseError
+from google.protobuf.json_format import Parse as parse_protobuf_json
+from phenopackets import Phenopacket
+
+from ocais.errors import InvalidRecordError, UnsupportedFormatError
+from ocais.ingest.base import Record, ReaderContext, check_size, check_terms, sha256_text
+from ocais.schemas import (
+    Case,
+    Diagnosis,
+    Finding,
+    FindingCategory,
+    PhenotypeObservation,
+    Provenance,
+    Sex,
+    Subject,
+    iso_duration_years,
+)
+
+JSON_SUFFIXES = (".json",)
+LINES_SUFFIXES = (".jsonl", ".ndjson")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+_V1_ONLY_FIELDS = {"genes", "variants", "hgvsAlleles"}
+_SEX = {"FEMALE": Sex.FEMALE, "MALE": Sex.MALE, "OTHER_SEX": Sex.OTHER}
+_WEEKS_PER_YEAR = 365.25 / 7
+
+
+def _is_archive(path: Path) -> bool:
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _age_years(element: Any) -> tuple[float | None, str | None]:
+    """(age in years, HPO onset term) from a phenopacket TimeElement."""
+    kind = element.WhichOneof("element")
+    if kind == "age":
+        return iso_duration_years(element.age.iso8601duration), None
+    if kind == "gestational_age":
+        weeks = element.gestational_age.weeks + element.gestational_age.days / 7
+        return round((weeks - 40) / _WEEKS_PER_YEAR, 4), None
+    if kind == "ontology_class" and element.ontology_class.id.startswith("HP:"):
+        return None, element.ontology_class.id
+    return None, None
+
+
+def _cohort(member: PurePosixPath) -> str | None:
+    """phenopacket-store layout: ``.../<cohort>/phenopackets/<file>.json``."""
+    parts = member.parts
+    if len(parts) >= 3 and parts[-2] == "phenopackets":
+        return parts[-3]
+    return None
+
+
+class PhenopacketReader:
+    """Reader for GA4GH Phenopacket v2 JSON."""
+
+    name: ClassVar[str] = "phenopacket"
+
+    def __init__(self, context: ReaderContext) -> None:
+        self.context = context
+
+    # --- discovery --------------------------------------------------------------------------
+    def sniff(self, path: Path) -> bool:
+        if path.is_dir():
+            return any(p.suffix in JSON_SUFFIXES for p in path.rglob("*.json"))
+        if _is_archive(path):
+            return True
+        if path.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
+            with path.open("rb") as handle:
+                head = handle.read(4096).decode("utf-8", errors="replace")
+            return "phenotypicFeatures" in head or "metaData" in head or '"subject"' in head
+        return False
+
+    def read(self, path: Path) -> Iterator[Record]:
+        if not path.exists():
+            raise UnsupportedFormatError(f"{path} does not exist")
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and file.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
+                    yield from self._read_file(file, PurePosixPath(file.relative_to(path)))
+        elif _is_archive(path):
+            check_size(path, self.context.max_file_bytes)
+            yield from self._read_archive(path)
+        else:
+            yield from self._read_file(path, PurePosixPath(path.name))
+
+    def _read_file(self, path: Path, member: PurePosixPath) -> Iterator[Record]:
+        check_size(path, self.context.max_file_bytes)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        yield from self._read_text(text, str(path), member)
+
+    def _read_archive(self, path: Path) -> Iterator[Record]:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for info in sorted(archive.infolist(), key=lambda i: i.filename):
+                    member = PurePosixPath(info.filename)
+                    if not info.is_dir() and member.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
+                        text = archive.read(info).decode("utf-8", errors="replace")
+                        yield from self._read_text(text, f"{path}!{member}", member)
+            return
+        with tarfile.open(path, "r:*") as archive:
+            for tar_member in archive:
+                member = PurePosixPath(tar_member.name)
+                if not tar_member.isfile() or member.suffix not in JSON_SUFFIXES + LINES_SUFFIXES:
+                    continue
+                handle = archive.extractfile(tar_member)
+                if handle is None:
+                    continue
+                text = handle.read().decode("utf-8", errors="replace")
+                yield from self._read_text(text, f"{path}!{member}", member)
+
+    def _read_text(self, text: str, source: str, member: PurePosixPath) -> Iterator[Record]:
+        if member.suffix in LINES_SUFFIXES:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    yield self._parse(line, source, f"line {number}", member)
+        else:
+            yield self._parse(text, source, None, member)
+
+    # --- one packet -------------------------------------------------------------------------
+    def _parse(
+        self, text: str, source: str, record: str | None, member: PurePosixPath
+    ) -> Record:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return InvalidRecordError(
+                f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                source=source,
+                record=record,
+            )
+        if not isinstance(raw, dict):
+            return InvalidRecordError(
+                "expected a JSON object (one phenopacket)", source=source, record=record
+            )
+        packet_id = raw.get("id")
+        if isinstance(packet_id, str) and packet_id:
+            record = f"{record} ({packet_id})" if record else packet_id
+        version = str(raw.get("metaData", {}).get("phenopacketSchemaVersion", ""))
+        if version.startswith("1") or _V1_ONLY_FIELDS & raw.keys():
+            return InvalidRecordError(
+                f"this is a Phenopacket v1 file (schema version {version or 'unknown'}); "
+                "OCAIS reads v2 only",
+                source=source,
+                record=record,
+                field="metaData.phenopacketSchemaVersion",
+                hint="convert it with phenopacket-tools (`phenopacket-tools convert`)",
+            )
+        if "phenotypicFeatures" not in raw and "subject" not in raw:
+            return InvalidRecordError(
+                "not a phenopacket: no 'subject' or 'phenotypicFeatures'",
+                source=source,
+                record=record,
+            )
+        try:
+            packet = parse_protobuf_json(text, Phenopacket())
+        except ParseError as exc:
+            return InvalidRecordError(
+                str(exc), source=source, record=record, field=_field_from_parse_error(str(exc))
+            )
+        if not packet.id:
+            return InvalidRecordError(
+                "missing required field", source=source, record=record, field="id"
+            )
+        try:
+            return self._to_case(packet, text, source, member)
+        except ValueError as exc:  # pydantic.ValidationError and bad durations
+            return InvalidRecordError(str(exc), source=source, record=packet.id)
+
+    def _to_case(self, packet: Any, text: str, source: str, member: PurePosixPath) -> Case:
+        subject = packet.subject
+        age = None
+        if subject.HasField("time_at_last_encounter"):
+            age, _ = _age_years(subject.time_at_last_encounter)
+        birth_year = (
+            int(subject.date_of_birth.ToDatetime().year)
+            if subject.HasField("date_of_birth")
+            else None
+        )
+        deceased = None
+        if subject.HasField("vital_status"):
+            deceased = subject.vital_status.status == 2  # VitalStatus.Status.DECEASED
+        phenotypes = []
+        for feature in packet.phenotypic_features:
+            onset_age, onset_term = (None, None)
+            if feature.HasField("onset"):
+                onset_age, onset_term = _age_years(feature.onset)
+            phenotypes.append(
+                PhenotypeObservation(
+                    id=feature.type.id,
+                    label=feature.type.label or None,
+                    excluded=feature.excluded,
+                    onset_age_years=onset_age,
+                    onset_term=onset_term,
+                )
+            )
+        checked = check_terms(phenotypes, self.context.terms)
+        return Case(
+            id=Case.stable_id(self.name, packet.id),
+            external_id=packet.id,
+            subject=Subject(
+                sex=_SEX.get(_sex_name(subject.sex), Sex.UNKNOWN),
+                age_years=age if age is None or age >= 0 else 0.0,
+                birth_year=birth_year,
+                deceased=deceased,
+            ),
+            phenotypes=checked.phenotypes,
+            findings=_measurements(packet),
+            diagnoses=_diagnoses(packet),
+            site=self.context.site,
+            cohort=_cohort(member),
+            provenance=Provenance(
+                source=source,
+                source_format=self.name,
+                record_id=packet.id,
+                record_hash=sha256_text(text),
+                created_by=self.context.created_by,
+                knowledge_version=self.context.terms.version if self.context.terms else None,
+                parameters={
+                    "schema_version": packet.meta_data.phenopacket_schema_version,
+                    **({"issues": checked.issues} if checked.issues else {}),
+                },
+            ),
+        )
+
+
+def _sex_name(value: int) -> str:
+    from phenopackets import Sex as PacketSex
+
+    return str(PacketSex.Name(value))
+
+
+def _diagnoses(packet: Any) -> list[Diagnosis]:
+    found: dict[str, Diagnosis] = {}
+    for interpretation in packet.interpretations:
+        disease = interpretation.diagnosis.disease
+        if disease.id:
+            solved = interpretation.progress_status == 3  # ProgressStatus.SOLVED
+            found.setdefault(
+                disease.id,
+                Diagnosis(
+                    disease_id=disease.id,
+                    label=disease.label or None,
+                    status="confirmed" if solved else "provisional",
+                ),
+            )
+    for disease in packet.diseases:
+        if disease.term.id and disease.term.id not in found:
+            found[disease.term.id] = Diagnosis(
+                disease_id=disease.term.id,
+                label=disease.term.label or None,
+                status="excluded" if disease.excluded else "confirmed",
+            )
+    return list(found.values())
+
+
+def _measurements(packet: Any) -> list[Finding]:
+    findings = []
+    for measurement in packet.measurements:
+        assay = measurement.assay
+        if not assay.id or ":" not in assay.id:
+            continue
+        system, code = assay.id.split(":", 1)
+        value: float | str | None = None
+        unit = None
+        if measurement.HasField("value"):
+            if measurement.value.HasField("quantity"):
+                value = measurement.value.quantity.value
+                unit = measurement.value.quantity.unit.label or measurement.value.quantity.unit.id
+            elif measurement.value.HasField("ontology_class"):
+                value = measurement.value.ontology_class.id
+        findings.append(
+            Finding(
+                category=FindingCategory.OBSERVATION,
+                system=system,
+                code=code,
+                display=assay.label or None,
+                value=value,
+                unit=unit or None,
+            )
+        )
+    return findings
+
+
+def _field_from_parse_error(message: str) -> str | None:
+    """Protobuf parse errors end with 'at Phenopacket.subject.sex.'; keep the field path."""
+    marker = " at Phenopacket."
+    if marker in message:
+        return message.rsplit(marker, 1)[1].rstrip(".").strip() or None
+    if "has no field named" in message:
+        return message.split('"')[1] if '"' in message else None
+    return None

@@ -1,0 +1,254 @@
+"""The knowledge base: HPO terms and disease annotations, compiled to arrays.
+
+Build one with :func:`ocais.knowledge.load_knowledge`; never as a global. All lookups take ids,
+alternative ids, obsolete ids (mapped to their replacement), names or synonyms, and raise
+:class:`~ocais.errors.UnknownTermError` / :class:`~ocais.errors.UnknownDiseaseError` with a hint.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ocais.errors import UnknownDiseaseError, UnknownTermError
+from ocais.knowledge.compile import ASPECT_CODES, SEX_CODES, Compiled
+from ocais.schemas import Disease, DiseasePhenotype, Sex
+
+_HPO_ID = re.compile(r"^HP:\d{7}$")
+_SEX_BY_CODE = {code: Sex(name) for name, code in SEX_CODES.items() if name}
+
+
+class Term(BaseModel):
+    id: str
+    name: str
+    definition: str = ""
+    synonyms: list[str] = Field(default_factory=list)
+    parents: list[str] = Field(default_factory=list)
+    information_content: float
+    n_diseases: int = Field(description="Diseases annotated with this term (directly)")
+    replaced: str | None = Field(default=None, description="The id asked for, if it was replaced")
+
+
+class KnowledgeInfo(BaseModel):
+    hpo_version: str
+    annotations_version: str
+    n_terms: int
+    n_obsolete_terms: int
+    n_alt_ids: int
+    n_diseases: dict[str, int]
+    n_annotations: int
+    n_phenotype_annotations: int
+    n_with_frequency: int
+    n_not_annotations: int
+    content_hash: str
+    sources: dict[str, str]
+    cache_dir: str | None = None
+    load_seconds: float | None = None
+
+
+class KnowledgeBase:
+    """Read-only view of one compiled HPO release. Implements ingest's ``TermResolver``."""
+
+    def __init__(self, compiled: Compiled, *, cache_dir: str | None = None) -> None:
+        self._arrays = compiled.arrays
+        self._strings = compiled.strings
+        self.meta = compiled.meta
+        self.cache_dir = cache_dir
+        self.load_seconds: float | None = None
+        self.term_ids: list[str] = compiled.strings["term_ids"]
+        self.disease_ids: list[str] = compiled.strings["disease_ids"]
+        self.term_index = {t: i for i, t in enumerate(self.term_ids)}
+        self.disease_index = {d: i for i, d in enumerate(self.disease_ids)}
+
+    # --- versions ---------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """HPO release date (e.g. ``2025-01-16``); recorded on everything derived from it."""
+        return str(self.meta["hpo_version"])
+
+    @property
+    def release(self) -> dict[str, str]:
+        return {
+            "hpo_version": self.version,
+            "annotations_version": str(self.meta["annotations_version"]),
+            "content_hash": str(self.meta["content_hash"]),
+        }
+
+    # --- arrays for vectorized consumers ------------------------------------------------------
+    def array(self, name: str) -> np.ndarray:
+        """A compiled array by name (see ``compile.ARRAY_NAMES``); read-only."""
+        return self._arrays[name]
+
+    @property
+    def information_content(self) -> np.ndarray:
+        return self._arrays["ic"]
+
+    # --- terms ------------------------------------------------------------------------------
+    def resolve_id(self, term_id: str) -> str | None:
+        """Current id for an id, alternative id or obsolete id with a replacement; else None."""
+        if term_id in self.term_index:
+            return term_id
+        alt = self._strings["alt_ids"].get(term_id)
+        if alt is not None:
+            return str(alt)
+        replaced = self._strings["obsolete"].get(term_id)
+        return str(replaced) if replaced in self.term_index else None
+
+    @cached_property
+    def _label_index(self) -> dict[str, int]:
+        labels: dict[str, int] = {}
+        for i, synonyms in enumerate(self._strings["synonyms"]):
+            for synonym in synonyms:
+                labels.setdefault(synonym.casefold(), i)
+        for i, name in enumerate(self._strings["names"]):
+            labels[name.casefold()] = i  # names win over synonyms
+        return labels
+
+    def term(self, query: str) -> Term:
+        """Look a term up by id (current, alternative or obsolete), exact name or synonym."""
+        text = query.strip()
+        if _HPO_ID.match(text.upper()):
+            current = self.resolve_id(text.upper())
+            if current is None:
+                hint = "obsolete without replacement" if text.upper() in self._strings[
+                    "obsolete"
+                ] else f"not in HPO {self.version}"
+                raise UnknownTermError(f"unknown HPO term {text}", hint=hint)
+            return self._term(self.term_index[current], replaced=None if current == text else text)
+        index = self._label_index.get(text.casefold())
+        if index is None:
+            raise UnknownTermError(
+                f"no HPO term named {text!r}", hint="try `ocais knowledge term` with part of a name"
+            )
+        return self._term(index)
+
+    def search_terms(self, query: str, limit: int = 10) -> list[Term]:
+        """Terms whose name or synonym contains every word of ``query``; exact matches first."""
+        words = query.casefold().split()
+        if not words:
+            return []
+        scored: dict[int, tuple[int, int]] = {}
+        for label, index in self._label_index.items():
+            if all(w in label for w in words):
+                rank = 0 if label == " ".join(words) else 1 if label.startswith(words[0]) else 2
+                best = scored.get(index)
+                key = (rank, len(label))
+                if best is None or key < best:
+                    scored[index] = key
+        ordered = sorted(scored, key=lambda i: (*scored[i], self.term_ids[i]))
+        return [self._term(i) for i in ordered[:limit]]
+
+    def _term(self, index: int, replaced: str | None = None) -> Term:
+        ptr, idx = self._arrays["parent_ptr"], self._arrays["parent_idx"]
+        parents = [self.term_ids[p] for p in idx[ptr[index] : ptr[index + 1]]]
+        return Term(
+            id=self.term_ids[index],
+            name=self._strings["names"][index],
+            definition=self._strings["definitions"][index],
+            synonyms=self._strings["synonyms"][index],
+            parents=parents,
+            information_content=float(self._arrays["ic"][index]),
+            n_diseases=int(self._direct_disease_counts[index]),
+            replaced=replaced,
+        )
+
+    def name(self, term_id: str) -> str:
+        return str(self._strings["names"][self.term_index[term_id]])
+
+    def ancestors(self, term_id: str) -> list[str]:
+        """All ancestors of a term, itself included."""
+        index = self.term_index.get(term_id)
+        if index is None:
+            raise UnknownTermError(f"unknown HPO term {term_id}", hint="resolve_id() it first")
+        ptr, idx = self._arrays["anc_ptr"], self._arrays["anc_idx"]
+        return [self.term_ids[i] for i in idx[ptr[index] : ptr[index + 1]]]
+
+    def hpo_for_xref(self, system: str, code: str) -> list[str]:
+        """HPO terms that carry a cross-reference, e.g. ``("SNOMEDCT_US", "84229001")``."""
+        return list(self._strings["xrefs"].get(f"{system}:{code}", []))
+
+    @cached_property
+    def _direct_disease_counts(self) -> np.ndarray:
+        phen = self._phenotype_rows & ~np.asarray(self._arrays["ann_excluded"])
+        pairs = np.unique(
+            np.asarray(self._arrays["ann_term"], dtype=np.int64)[phen] * len(self.disease_ids)
+            + np.asarray(self._arrays["ann_disease"])[phen]
+        )
+        return np.bincount(pairs // len(self.disease_ids), minlength=len(self.term_ids))
+
+    @cached_property
+    def _phenotype_rows(self) -> np.ndarray:
+        return np.asarray(self._arrays["ann_aspect"]) == ASPECT_CODES["P"]
+
+    # --- diseases ---------------------------------------------------------------------------
+    def disease(self, disease_id: str) -> Disease:
+        """A disease with its phenotype annotations (``NOT`` ones with ``excluded=True``)."""
+        index = self.disease_index.get(disease_id.strip().upper())
+        if index is None:
+            raise UnknownDiseaseError(
+                f"unknown disease {disease_id}",
+                hint=f"not annotated in HPO annotations {self.meta['annotations_version']}",
+            )
+        rows = np.flatnonzero(
+            (np.asarray(self._arrays["ann_disease"]) == index) & self._phenotype_rows
+        )
+        phenotypes = []
+        for row in rows:
+            term = int(self._arrays["ann_term"][row])
+            freq = float(self._arrays["ann_frequency"][row])
+            onset = int(self._arrays["ann_onset"][row])
+            phenotypes.append(
+                DiseasePhenotype(
+                    id=self.term_ids[term],
+                    label=self._strings["names"][term],
+                    frequency=None if math.isnan(freq) else freq,
+                    excluded=bool(self._arrays["ann_excluded"][row]),
+                    onset=self.term_ids[onset] if onset >= 0 else None,
+                    sex=_SEX_BY_CODE.get(int(self._arrays["ann_sex"][row])),
+                )
+            )
+        return Disease(
+            id=self.disease_ids[index],
+            name=self._strings["disease_names"][index],
+            phenotypes=phenotypes,
+            knowledge_version=self.version,
+        )
+
+    def disease_name(self, disease_id: str) -> str:
+        index = self.disease_index.get(disease_id)
+        if index is None:
+            raise UnknownDiseaseError(f"unknown disease {disease_id}")
+        return str(self._strings["disease_names"][index])
+
+    def has_disease(self, disease_id: str) -> bool:
+        return disease_id in self.disease_index
+
+    def info(self) -> KnowledgeInfo:
+        namespaces: dict[str, int] = {}
+        for disease_id in self.disease_ids:
+            prefix = disease_id.split(":", 1)[0]
+            namespaces[prefix] = namespaces.get(prefix, 0) + 1
+        frequency = np.asarray(self._arrays["ann_frequency"])
+        excluded = np.asarray(self._arrays["ann_excluded"])
+        meta: dict[str, Any] = self.meta
+        return KnowledgeInfo(
+            hpo_version=self.version,
+            annotations_version=str(meta["annotations_version"]),
+            n_terms=len(self.term_ids),
+            n_obsolete_terms=len(self._strings["obsolete"]),
+            n_alt_ids=len(self._strings["alt_ids"]),
+            n_diseases=namespaces,
+            n_annotations=int(frequency.size),
+            n_phenotype_annotations=int(self._phenotype_rows.sum()),
+            n_with_frequency=int((~np.isnan(frequency)).sum()),
+            n_not_annotations=int(excluded.sum()),
+            content_hash=str(meta["content_hash"]),
+            sources={"ontology": meta["ontology_file"], "annotations": meta["annotations_file"]},
+            cache_dir=self.cache_dir,
+            load_seconds=self.load_seconds,
+        )

@@ -1,0 +1,216 @@
+"""Domain types shared by every layer (pydantic v2).
+
+A :class:`Case` is one patient as OCAIS sees it, whatever the source: demographics, phenotype
+observations (HPO, with an excluded flag), coded findings (SNOMED CT, LOINC, ICD, RxNorm, ...),
+free-text notes, diagnoses, and where it came from (:class:`Provenance`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+HPO_ID_PATTERN = r"^HP:\d{7}$"
+CURIE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*:\S+$"
+
+HpoId = Annotated[str, StringConstraints(pattern=HPO_ID_PATTERN)]
+Curie = Annotated[str, StringConstraints(pattern=CURIE_PATTERN, max_length=200)]
+
+# Fixed namespace so that a source record always maps to the same case id, on every site.
+CASE_ID_NAMESPACE = uuid.UUID("6f1b8a4e-3c2d-4e7f-9a10-5b6c7d8e9f01")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Subject(_Model):
+    """Demographics, minimal by design (no names or exact dates: de-identified)."""
+
+    sex: Sex = Sex.UNKNOWN
+    age_years: float | None = Field(
+        default=None, ge=0, le=150, description="Age at last encounter (or at the record date)."
+    )
+    birth_year: int | None = Field(default=None, ge=1850, le=2200)
+    deceased: bool | None = None
+
+
+class PhenotypeObservation(_Model):
+    """One HPO term observed in (or explicitly excluded from) the patient."""
+
+    id: HpoId
+    label: str | None = None
+    excluded: bool = False
+    onset_age_years: float | None = Field(default=None, ge=-1, le=150)
+    onset_term: HpoId | None = Field(
+        default=None, description="HPO onset class (HP:0003674 subtree), if given instead of an age"
+    )
+
+
+class FindingCategory(StrEnum):
+    CONDITION = "condition"
+    OBSERVATION = "observation"
+    MEDICATION = "medication"
+    PROCEDURE = "procedure"
+    ENCOUNTER = "encounter"
+    OTHER = "other"
+
+
+class Finding(_Model):
+    """A coded finding from an EHR: a condition, lab value, medication, procedure or encounter."""
+
+    category: FindingCategory
+    system: str = Field(description="Code system, e.g. SNOMEDCT, LOINC, ICD10CM, RXNORM")
+    code: str
+    display: str | None = None
+    value: float | str | None = None
+    unit: str | None = None
+    date: dt.date | None = None
+    end_date: dt.date | None = None
+    hpo_ids: list[HpoId] = Field(
+        default_factory=list, description="HPO terms this code maps to (via ontology xrefs)"
+    )
+
+
+class Note(_Model):
+    """A free-text clinical document."""
+
+    text: str
+    kind: str = "note"
+    date: dt.date | None = None
+
+
+class Diagnosis(_Model):
+    disease_id: Curie = Field(description="OMIM:..., ORPHA:..., MONDO:..., SNOMEDCT:...")
+    label: str | None = None
+    status: Literal["confirmed", "provisional", "excluded"] = "confirmed"
+
+
+class Provenance(_Model):
+    """Where a derived object came from: enough to trace and reproduce it."""
+
+    source: str = Field(description="File, URI or service the record came from")
+    source_format: str = Field(description="phenopacket, fhir, synthea-csv, text, ocais, ...")
+    record_id: str | None = Field(default=None, description="Identifier inside the source")
+    record_hash: str | None = Field(default=None, description="sha256 of the source record")
+    created_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    created_by: str = Field(default="ocais", description="Software and version that made it")
+    knowledge_version: str | None = Field(default=None, description="HPO release used, if any")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Config, seed, model id")
+
+
+class Case(_Model):
+    """One patient case."""
+
+    id: str = Field(description="Stable id; see Case.stable_id")
+    external_id: str | None = Field(default=None, description="Id in the source (e.g. packet id)")
+    subject: Subject = Field(default_factory=Subject)
+    phenotypes: list[PhenotypeObservation] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+    diagnoses: list[Diagnosis] = Field(default_factory=list)
+    site: str = "local"
+    cohort: str | None = Field(default=None, description="Group the case belongs to, if any")
+    synthetic: bool = False
+    provenance: Provenance
+
+    @staticmethod
+    def stable_id(source_format: str, record_id: str) -> str:
+        """Deterministic id of a source record: the same record always gets the same case id."""
+        return str(uuid.uuid5(CASE_ID_NAMESPACE, f"{source_format}:{record_id}"))
+
+    @property
+    def source_key(self) -> str:
+        """Key that makes import idempotent: format and record id within the source."""
+        record = self.provenance.record_id or self.external_id or self.id
+        return f"{self.provenance.source_format}:{record}"
+
+    @property
+    def observed(self) -> list[str]:
+        return [p.id for p in self.phenotypes if not p.excluded]
+
+    @property
+    def excluded(self) -> list[str]:
+        return [p.id for p in self.phenotypes if p.excluded]
+
+    def content_hash(self) -> str:
+        """Hash of the clinical content (not provenance timestamps): detects changed records."""
+        payload = self.model_dump(mode="json", exclude={"provenance"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class DiseasePhenotype(_Model):
+    id: HpoId
+    label: str | None = None
+    frequency: float | None = Field(default=None, ge=0, le=1)
+    excluded: bool = False
+    onset: HpoId | None = None
+    sex: Sex | None = None
+
+
+class Disease(_Model):
+    id: Curie
+    name: str
+    phenotypes: list[DiseasePhenotype] = Field(default_factory=list)
+    knowledge_version: str | None = None
+
+
+class Candidate(_Model):
+    disease_id: Curie
+    name: str
+    rank: int = Field(ge=1)
+    score: float
+    probability: float | None = Field(default=None, ge=0, le=1)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class Prediction(_Model):
+    case_id: str | None = None
+    predictor: str
+    candidates: list[Candidate] = Field(default_factory=list)
+    provenance: Provenance
+
+    @field_validator("candidates")
+    @classmethod
+    def _sorted_unique(cls, value: list[Candidate]) -> list[Candidate]:
+        ids = [c.disease_id for c in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("candidates must not repeat a disease id")
+        if any(a.score < b.score for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("candidates must be sorted by descending score")
+        return value
+
+
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<y>\d+(?:\.\d+)?)Y)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<w>\d+(?:\.\d+)?)W)?"
+    r"(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T.*)?$"
+)
+
+
+def iso_duration_years(text: str) -> float:
+    """Convert an ISO 8601 age duration (``P3Y6M``, ``P10D``, ``P2W``) to years.
+
+    Raises ``ValueError`` on anything else.
+    """
+    match = _ISO_DURATION.match(text.strip())
+    if not match or text.strip() in ("P", "PT"):
+        raise ValueError(f"not an ISO 8601 duration: {text!r}")
+    years = float(match["y"] or 0)
+    years += float(match["m"] or 0) / 12
+    years += float(match["w"] or 0) * 7 / 365.25
+    years += float(match["d"] or 0) / 365.25
+    return round(years, 4)

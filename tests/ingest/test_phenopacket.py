@@ -1,0 +1,189 @@
+"""Phenopacket v2 reader: mapping, bad input, containers, and the real 4,277-case archive."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PHENOPACKET_ARCHIVE, require
+
+from ocais.errors import InputTooLargeError, InvalidRecordError
+from ocais.ingest.base import ReaderContext
+from ocais.ingest.phenopacket import PhenopacketReader
+from ocais.schemas import Case
+
+
+def packet(packet_id: str = "P1", **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": packet_id,
+        "subject": {
+            "id": "proband",
+            "sex": "FEMALE",
+            "timeAtLastEncounter": {"age": {"iso8601duration": "P3Y6M"}},
+        },
+        "phenotypicFeatures": [
+            {"type": {"id": "HP:0001250", "label": "Seizure"}},
+            {
+                "type": {"id": "HP:0000505", "label": "Visual impairment"},
+                "excluded": True,
+            },
+            {
+                "type": {"id": "HP:0002069", "label": "Bilateral tonic-clonic seizure"},
+                "onset": {"age": {"iso8601duration": "P6M"}},
+            },
+        ],
+        "interpretations": [
+            {
+                "id": "i1",
+                "progressStatus": "SOLVED",
+                "diagnosis": {"disease": {"id": "OMIM:100001", "label": "Disease A"}},
+            }
+        ],
+        "diseases": [{"term": {"id": "OMIM:100001", "label": "Disease A"}}],
+        "metaData": {"created": "2024-01-01T00:00:00Z", "phenopacketSchemaVersion": "2.0"},
+    }
+    data.update(overrides)
+    return data
+
+
+def read_all(path: Path, kb=None) -> list[Case | InvalidRecordError]:  # type: ignore[no-untyped-def]
+    return list(PhenopacketReader(ReaderContext(site="test-site", terms=kb)).read(path))
+
+
+def test_maps_a_packet_to_a_case(tmp_path: Path, tiny_kb) -> None:
+    layout = tmp_path / "store" / "notebooks" / "GENE1" / "phenopackets"
+    layout.mkdir(parents=True)
+    (layout / "p1.json").write_text(json.dumps(packet()))
+    [case] = read_all(tmp_path / "store", tiny_kb)
+    assert isinstance(case, Case)
+    assert case.id == Case.stable_id("phenopacket", "P1") and case.external_id == "P1"
+    assert case.subject.sex == "female" and case.subject.age_years == pytest.approx(3.5)
+    assert case.observed == ["HP:0001250", "HP:0002069"]
+    assert case.excluded == ["HP:0000505"]
+    assert case.phenotypes[2].onset_age_years == pytest.approx(0.5)
+    assert [(d.disease_id, d.status) for d in case.diagnoses] == [("OMIM:100001", "confirmed")]
+    assert case.cohort == "GENE1" and case.site == "test-site"
+    prov = case.provenance
+    assert prov.source_format == "phenopacket" and prov.record_id == "P1"
+    assert prov.knowledge_version == "2099-01-01" and len(prov.record_hash or "") == 64
+    assert "issues" not in prov.parameters
+
+
+def test_obsolete_ids_replaced_unknown_ids_reported(tmp_path: Path, tiny_kb) -> None:
+    features = [
+        {"type": {"id": "HP:0000999", "label": "Fits"}},
+        {"type": {"id": "HP:0001251", "label": "alt id of Seizure"}},
+        {"type": {"id": "HP:0004321", "label": "not in this release"}},
+    ]
+    (tmp_path / "p.json").write_text(json.dumps(packet(phenotypicFeatures=features)))
+    [case] = read_all(tmp_path / "p.json", tiny_kb)
+    assert isinstance(case, Case)
+    # both old ids map to HP:0001250 and are merged; the unknown id is kept and reported
+    assert case.observed == ["HP:0001250", "HP:0004321"]
+    issues = case.provenance.parameters["issues"]
+    assert any("HP:0000999" in i and "replaced by HP:0001250" in i for i in issues)
+    assert any("HP:0004321 is not in HPO 2099-01-01" in i for i in issues)
+
+
+def test_bad_records_are_reported_and_the_rest_read(tmp_path: Path) -> None:
+    v1 = packet("V1", metaData={"phenopacketSchemaVersion": "1.0"})
+    bad_enum = packet("E1", subject={"id": "s", "sex": "WOMAN"})
+    unknown_field = packet("U1", colour="blue")
+    no_id = packet("")
+    lines = [
+        json.dumps(packet("OK1")),
+        '{"id": "broken", ',
+        json.dumps(v1),
+        json.dumps(bad_enum),
+        json.dumps(unknown_field),
+        "[1, 2]",
+        json.dumps(no_id),
+        json.dumps(packet("OK2")),
+    ]
+    source = tmp_path / "cases.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    records = read_all(source)
+    cases = [r for r in records if isinstance(r, Case)]
+    rejects = [r for r in records if isinstance(r, InvalidRecordError)]
+    assert [c.external_id for c in cases] == ["OK1", "OK2"]
+    assert len(rejects) == 6
+    by_record = {(r.record or "").split(" (")[-1].rstrip(")"): r for r in rejects}
+    assert "malformed JSON" in by_record["line 2"].message
+    assert by_record["V1"].record == "line 3 (V1)"
+    assert "v1" in by_record["V1"].message and "phenopacket-tools" in str(by_record["V1"])
+    assert by_record["E1"].field == "subject.sex" and "WOMAN" in by_record["E1"].message
+    assert "colour" in by_record["U1"].message
+    assert "JSON object" in by_record["line 6"].message
+    assert any(r.field == "id" for r in rejects)
+    assert all(r.source == str(source) for r in rejects)
+
+
+def test_directory_zip_and_tar_give_the_same_cases(tmp_path: Path) -> None:
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"p{i}.json").write_text(json.dumps(packet(f"P{i}")))
+    (folder / "README.md").write_text("not a packet")
+    zipped = tmp_path / "packets.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for file in sorted(folder.glob("*.json")):
+            archive.write(file, f"dir/{file.name}")
+    tarred = tmp_path / "packets.tar.gz"
+    with tarfile.open(tarred, "w:gz") as archive:
+        for file in sorted(folder.glob("*.json")):
+            data = file.read_bytes()
+            info = tarfile.TarInfo(f"dir/{file.name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+    def hashes(path: Path) -> list[tuple[str, str]]:
+        cases = read_all(path)
+        assert all(isinstance(c, Case) for c in cases)
+        return sorted((c.id, c.content_hash()) for c in cases if isinstance(c, Case))
+
+    assert len(hashes(folder)) == 3
+    assert hashes(folder) == hashes(zipped) == hashes(tarred)
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "big.json"
+    source.write_text(json.dumps(packet()))
+    reader = PhenopacketReader(ReaderContext(max_file_bytes=100))
+    with pytest.raises(InputTooLargeError, match="over the limit"):
+        list(reader.read(source))
+
+
+@pytest.mark.slow
+def test_real_archive_reads_every_case(real_kb) -> None:
+    archive = require(PHENOPACKET_ARCHIVE)
+    expected_cases = 0
+    diseases: set[str] = set()
+    observed = excluded = 0
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            if not member.name.endswith(".json"):
+                continue
+            handle = tar.extractfile(member)
+            assert handle is not None
+            raw = json.load(handle)
+            expected_cases += 1
+            diseases.update(i["diagnosis"]["disease"]["id"] for i in raw["interpretations"])
+            for feature in raw.get("phenotypicFeatures", []):
+                if feature.get("excluded"):
+                    excluded += 1
+                else:
+                    observed += 1
+    records = read_all(archive, real_kb)
+    rejects = [r for r in records if not isinstance(r, Case)]
+    assert rejects == []
+    cases = [r for r in records if isinstance(r, Case)]
+    assert len(cases) == expected_cases == 4277
+    assert len({c.id for c in cases}) == expected_cases
+    assert {d.disease_id for c in cases for d in c.diagnoses} == diseases
+    assert sum(len(c.observed) for c in cases) == observed
+    assert sum(len(c.excluded) for c in cases) == excluded
