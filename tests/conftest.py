@@ -136,3 +136,15 @@ def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not here (the shared data folder must sit beside the repo)")
     return path
+
+
+@pytest.fixture(scope="session")
+def phenopacket_archive() -> Path:
+    """The shared 4,277 real phenopackets (skips when the shared folder is absent)."""
+    return require(PHENOPACKET_ARCHIVE)
+
+
+@pytest.fixture(scope="session")
+def synthea_zip() -> Path:
+    """The shared 100-patient Synthea CSV export (skips when absent)."""
+    return require(SYNTHEA_ZIP)

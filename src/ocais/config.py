@@ -6,6 +6,7 @@ stored here; settings name the environment variable that holds them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
         description="Largest single input file ingest accepts (bytes).",
     )
     batch_size: int = Field(default=500, gt=0, description="Cases per store transaction.")
+    workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="Worker processes for parsing large imports (1 = no extra processes).",
+    )
 
     @field_validator("site")
     @classmethod

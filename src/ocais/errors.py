@@ -68,6 +68,19 @@ class InvalidRecordError(OcaisError, ValueError):
         super().__init__(f"{where}: {message}", hint=hint)
         self.message = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only arguments: rebuild explicitly (records cross process boundaries)
+        return (
+            _rebuild_invalid_record,
+            (self.message, self.source, self.field, self.record, self.hint),
+        )
+
+
+def _rebuild_invalid_record(
+    message: str, source: str, field: str | None, record: str | None, hint: str | None
+) -> InvalidRecordError:
+    return InvalidRecordError(message, source=source, field=field, record=record, hint=hint)
+
 
 class UnsupportedFormatError(OcaisError, ValueError):
     """The input's format is unknown, or a version we do not read (e.g. Phenopacket v1)."""

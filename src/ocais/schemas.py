@@ -7,11 +7,12 @@ free-text notes, diagnoses, and where it came from (:class:`Provenance`).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import itertools
 import json
 import re
 import uuid
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -190,7 +191,7 @@ class Prediction(_Model):
         ids = [c.disease_id for c in value]
         if len(ids) != len(set(ids)):
             raise ValueError("candidates must not repeat a disease id")
-        if any(a.score < b.score for a, b in zip(value, value[1:], strict=False)):
+        if any(a.score < b.score for a, b in itertools.pairwise(value)):
             raise ValueError("candidates must be sorted by descending score")
         return value
 

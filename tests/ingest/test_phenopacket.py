@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PHENOPACKET_ARCHIVE, require
 
 from ocais.errors import InputTooLargeError, InvalidRecordError
 from ocais.ingest.base import ReaderContext
@@ -159,8 +158,8 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_archive_reads_every_case(real_kb) -> None:
-    archive = require(PHENOPACKET_ARCHIVE)
+def test_real_archive_reads_every_case(real_kb, phenopacket_archive: Path) -> None:
+    archive = phenopacket_archive
     expected_cases = 0
     diseases: set[str] = set()
     observed = excluded = 0

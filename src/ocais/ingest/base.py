@@ -44,6 +44,7 @@ class ReaderContext:
     terms: TermResolver | None = None
     max_file_bytes: int = 512 * 1024 * 1024
     created_by: str = f"ocais {__version__}"
+    workers: int = 1  # processes for parsing (readers that support it); 1 = in-process
 
 
 @runtime_checkable
@@ -84,9 +85,7 @@ class TermCheck:
     issues: list[str] = field(default_factory=list)
 
 
-def check_terms(
-    phenotypes: list[PhenotypeObservation], terms: TermResolver | None
-) -> TermCheck:
+def check_terms(phenotypes: list[PhenotypeObservation], terms: TermResolver | None) -> TermCheck:
     """Replace alt/obsolete HPO ids by their current ids; keep unknown ids and report them.
 
     Unknown ids are kept (a newer release may know them) and listed in ``issues`` so the import

@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from google.protobuf.json_format import ParseError
-from google.protobuf.json_format import Parse as parse_protobuf_json
+from google.protobuf.json_format import ParseDict, ParseError
 from phenopackets import Phenopacket
 
 from ocais.errors import InvalidRecordError, UnsupportedFormatError
-from ocais.ingest.base import Record, ReaderContext, check_size, check_terms, sha256_text
+from ocais.ingest.base import ReaderContext, Record, check_size, check_terms, sha256_text
+from ocais.ingest.parallel import parse_in_workers
 from ocais.schemas import (
     Case,
     Diagnosis,
@@ -61,6 +61,17 @@ def _age_years(element: Any) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _split_lines(
+    text: str, source: str, member: PurePosixPath
+) -> Iterator[tuple[str, str, str | None, str]]:
+    if member.suffix in LINES_SUFFIXES:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield line, source, f"line {number}", str(member)
+    else:
+        yield text, source, None, str(member)
+
+
 def _cohort(member: PurePosixPath) -> str | None:
     """phenopacket-store layout: ``.../<cohort>/phenopackets/<file>.json``."""
     parts = member.parts
@@ -90,31 +101,39 @@ class PhenopacketReader:
         return False
 
     def read(self, path: Path) -> Iterator[Record]:
+        items = self._items(path)
+        if self.context.workers > 1 and (path.is_dir() or _is_archive(path)):
+            yield from parse_in_workers(PhenopacketReader, self.context, items, preload=(__name__,))
+        else:
+            yield from map(self.parse_item, items)
+
+    def _items(self, path: Path) -> Iterator[tuple[str, str, str | None, str]]:
+        """(text, source, record, member) for every packet, without parsing."""
         if not path.exists():
             raise UnsupportedFormatError(f"{path} does not exist")
         if path.is_dir():
             for file in sorted(path.rglob("*")):
                 if file.is_file() and file.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
-                    yield from self._read_file(file, PurePosixPath(file.relative_to(path)))
+                    check_size(file, self.context.max_file_bytes)
+                    text = file.read_text(encoding="utf-8", errors="replace")
+                    member = PurePosixPath(file.relative_to(path))
+                    yield from _split_lines(text, str(file), member)
         elif _is_archive(path):
             check_size(path, self.context.max_file_bytes)
-            yield from self._read_archive(path)
+            yield from self._archive_items(path)
         else:
-            yield from self._read_file(path, PurePosixPath(path.name))
+            check_size(path, self.context.max_file_bytes)
+            text = path.read_text(encoding="utf-8", errors="replace")
+            yield from _split_lines(text, str(path), PurePosixPath(path.name))
 
-    def _read_file(self, path: Path, member: PurePosixPath) -> Iterator[Record]:
-        check_size(path, self.context.max_file_bytes)
-        text = path.read_text(encoding="utf-8", errors="replace")
-        yield from self._read_text(text, str(path), member)
-
-    def _read_archive(self, path: Path) -> Iterator[Record]:
+    def _archive_items(self, path: Path) -> Iterator[tuple[str, str, str | None, str]]:
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as archive:
                 for info in sorted(archive.infolist(), key=lambda i: i.filename):
                     member = PurePosixPath(info.filename)
                     if not info.is_dir() and member.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
                         text = archive.read(info).decode("utf-8", errors="replace")
-                        yield from self._read_text(text, f"{path}!{member}", member)
+                        yield from _split_lines(text, f"{path}!{member}", member)
             return
         with tarfile.open(path, "r:*") as archive:
             for tar_member in archive:
@@ -122,23 +141,16 @@ class PhenopacketReader:
                 if not tar_member.isfile() or member.suffix not in JSON_SUFFIXES + LINES_SUFFIXES:
                     continue
                 handle = archive.extractfile(tar_member)
-                if handle is None:
-                    continue
-                text = handle.read().decode("utf-8", errors="replace")
-                yield from self._read_text(text, f"{path}!{member}", member)
+                if handle is not None:
+                    text = handle.read().decode("utf-8", errors="replace")
+                    yield from _split_lines(text, f"{path}!{member}", member)
 
-    def _read_text(self, text: str, source: str, member: PurePosixPath) -> Iterator[Record]:
-        if member.suffix in LINES_SUFFIXES:
-            for number, line in enumerate(text.splitlines(), start=1):
-                if line.strip():
-                    yield self._parse(line, source, f"line {number}", member)
-        else:
-            yield self._parse(text, source, None, member)
+    def parse_item(self, item: tuple[Any, ...]) -> Record:
+        text, source, record, member = item
+        return self._parse(text, source, record, PurePosixPath(member))
 
     # --- one packet -------------------------------------------------------------------------
-    def _parse(
-        self, text: str, source: str, record: str | None, member: PurePosixPath
-    ) -> Record:
+    def _parse(self, text: str, source: str, record: str | None, member: PurePosixPath) -> Record:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -171,7 +183,7 @@ class PhenopacketReader:
                 record=record,
             )
         try:
-            packet = parse_protobuf_json(text, Phenopacket())
+            packet = ParseDict(raw, Phenopacket())
         except ParseError as exc:
             return InvalidRecordError(
                 str(exc), source=source, record=record, field=_field_from_parse_error(str(exc))

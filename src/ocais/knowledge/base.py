@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import re
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from ocais.errors import UnknownDiseaseError, UnknownTermError
-from ocais.knowledge.compile import ASPECT_CODES, SEX_CODES, Compiled
+from ocais.knowledge.compile import ASPECT_CODES, SEX_CODES, Compiled, load_compiled
 from ocais.schemas import Disease, DiseasePhenotype, Sex
 
 _HPO_ID = re.compile(r"^HP:\d{7}$")
@@ -64,6 +65,17 @@ class KnowledgeBase:
         self.disease_ids: list[str] = compiled.strings["disease_ids"]
         self.term_index = {t: i for i, t in enumerate(self.term_ids)}
         self.disease_index = {d: i for i, d in enumerate(self.disease_ids)}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Worker processes reopen the memory-mapped cache instead of copying the arrays.
+        if self.cache_dir is not None:
+            return (_from_cache, (self.cache_dir,))
+        compiled = Compiled(
+            arrays={k: np.asarray(v) for k, v in self._arrays.items()},
+            strings=self._strings,
+            meta=self.meta,
+        )
+        return (KnowledgeBase, (compiled,))
 
     # --- versions ---------------------------------------------------------------------------
     @property
@@ -115,9 +127,11 @@ class KnowledgeBase:
         if _HPO_ID.match(text.upper()):
             current = self.resolve_id(text.upper())
             if current is None:
-                hint = "obsolete without replacement" if text.upper() in self._strings[
-                    "obsolete"
-                ] else f"not in HPO {self.version}"
+                hint = (
+                    "obsolete without replacement"
+                    if text.upper() in self._strings["obsolete"]
+                    else f"not in HPO {self.version}"
+                )
                 raise UnknownTermError(f"unknown HPO term {text}", hint=hint)
             return self._term(self.term_index[current], replaced=None if current == text else text)
         index = self._label_index.get(text.casefold())
@@ -252,3 +266,7 @@ class KnowledgeBase:
             cache_dir=self.cache_dir,
             load_seconds=self.load_seconds,
         )
+
+
+def _from_cache(cache_dir: str) -> KnowledgeBase:
+    return KnowledgeBase(load_compiled(Path(cache_dir)), cache_dir=cache_dir)

@@ -90,7 +90,8 @@ def parse_hpoa(path: Path) -> AnnotationRows:
                 if header[: len(_COLUMNS)] != _COLUMNS:
                     raise KnowledgeError(
                         f"{path}: unexpected header {header[:6]}",
-                        hint="expected the phenotype.hpoa format with columns " + ", ".join(_COLUMNS),
+                        hint="expected the phenotype.hpoa format with columns "
+                        + ", ".join(_COLUMNS),
                     )
                 col = {name: i for i, name in enumerate(header)}
                 continue

@@ -1,7 +1,7 @@
 """Parsers for an HPO release: ``hp.obo`` (OBO 1.4 flat file) or ``hp.json`` (OBO Graphs JSON).
 
 Both produce the same plain :class:`OntologyData`: terms with names, synonyms, is-a parents,
-alternative ids, obsolete terms with their replacements, and cross-references (SNOMED CT, UMLS, ...).
+alternative ids, obsolete terms with their replacements, and cross-references (SNOMED CT, UMLS).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The ``ocais`` command line (typer): thin shells over library calls."""

@@ -1,0 +1,65 @@
+"""What every command needs, built lazily from settings: the knowledge base and the store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from ocais.config import Settings
+from ocais.errors import OcaisError
+from ocais.knowledge import KnowledgeBase, load_knowledge
+from ocais.store.repository import Repository
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    settings: Settings
+    json_output: bool = False
+    _kb: KnowledgeBase | None = field(default=None, repr=False)
+    _repo: Repository | None = field(default=None, repr=False)
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        if self._kb is None:
+            with err_console.status("Loading the HPO knowledge base…"):
+                self._kb = load_knowledge(self.settings.hpo_dir, self.settings.resolved_cache_dir)
+        return self._kb
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = Repository.open(self.settings.resolved_store_url)
+        return self._repo
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        raise RuntimeError("the ocais root command did not set up its state")
+    return obj
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def fail(error: OcaisError) -> typer.Exit:
+    """Print an error with its fix and return the exit to raise (code 2 for bad input)."""
+    err_console.print(f"[bold red]error[/] ({error.code}): {error}")
+    return typer.Exit(code=2)
+
+
+def resolve_path(path: Path) -> Path:
+    return path.expanduser()

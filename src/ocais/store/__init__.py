@@ -1,0 +1,9 @@
+"""The case store: cases, observations, diagnoses, findings, documents and ingest runs.
+
+SQLite file by default, PostgreSQL by URL; schema managed by packaged Alembic migrations.
+"""
+
+from ocais.store.repository import Repository
+from ocais.store.results import CaseSummary, IngestRunInfo, StoreStats, UpsertCounts
+
+__all__ = ["CaseSummary", "IngestRunInfo", "Repository", "StoreStats", "UpsertCounts"]

@@ -1,0 +1,192 @@
+"""Import a source into the store: read (any registered reader) → validate → upsert in batches.
+
+Two modes, both recorded as an ingest run with its rejects:
+
+* **strict** (default): all or nothing. Every batch is written inside one transaction; at the
+  first invalid record it is rolled back, reading goes on only to list every reject, and
+  :class:`~ocais.errors.ImportAbortedError` is raised. The store is as it was.
+* **skip invalid**: one transaction per batch; invalid records are skipped and listed in the run's
+  rejects report. An interrupted import keeps the committed batches (re-running is idempotent:
+  the same source record maps to the same case) and marks the run ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ocais.errors import ImportAbortedError, InvalidRecordError
+from ocais.ingest import ReaderContext, detect_reader, get_reader
+from ocais.ingest.base import Record
+from ocais.schemas import Case
+from ocais.store.repository import Repository, UpsertCounts
+
+ProgressCallback = Callable[[int, int], None]  # (records read, records rejected)
+
+
+@dataclass
+class ImportReport:
+    run_id: str
+    source: str
+    source_format: str
+    status: str
+    n_read: int = 0
+    n_inserted: int = 0
+    n_updated: int = 0
+    n_unchanged: int = 0
+    n_rejected: int = 0
+    n_term_issues: int = 0
+    seconds: float = 0.0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def cases_per_second(self) -> float:
+        return self.n_read / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items()}
+        data["cases_per_second"] = round(self.cases_per_second, 1)
+        return data
+
+
+def reject_dict(error: InvalidRecordError) -> dict[str, Any]:
+    return {
+        "source": error.source,
+        "record": error.record,
+        "field": error.field,
+        "message": error.message,
+        "hint": error.hint,
+    }
+
+
+def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_path(
+    repo: Repository,
+    path: Path,
+    *,
+    context: ReaderContext,
+    source_format: str = "auto",
+    skip_invalid: bool = False,
+    batch_size: int = 500,
+    on_progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import every record of ``path`` into ``repo``; see the module docstring for the modes."""
+    reader = (
+        detect_reader(path, context)
+        if source_format == "auto"
+        else get_reader(source_format, context)
+    )
+    run_id = repo.start_run(
+        str(path),
+        reader.name,
+        {"skip_invalid": skip_invalid, "batch_size": batch_size, "site": context.site},
+    )
+    report = ImportReport(
+        run_id=run_id, source=str(path), source_format=reader.name, status="running"
+    )
+    started = time.perf_counter()
+    try:
+        if skip_invalid:
+            _import_skipping(repo, reader.read(path), report, batch_size, on_progress)
+        else:
+            with repo.transaction() as session:
+                _import_strict(repo, session, reader.read(path), report, batch_size, on_progress)
+    except ImportAbortedError:
+        report.status = "aborted"
+        raise
+    except KeyboardInterrupt:
+        report.status = "interrupted"
+        raise
+    except Exception:
+        report.status = "failed"
+        raise
+    else:
+        report.status = "completed"
+    finally:
+        report.seconds = round(time.perf_counter() - started, 3)
+        repo.finish_run(
+            run_id,
+            status=report.status,
+            n_read=report.n_read,
+            n_inserted=report.n_inserted,
+            n_updated=report.n_updated,
+            n_unchanged=report.n_unchanged,
+            n_rejected=report.n_rejected,
+            rejects=report.rejects,
+        )
+    return report
+
+
+def _split(batch: list[Record], report: ImportReport) -> list[Case]:
+    cases: list[Case] = []
+    for record in batch:
+        report.n_read += 1
+        if isinstance(record, Case):
+            cases.append(record)
+            report.n_term_issues += len(record.provenance.parameters.get("issues", []))
+        else:
+            report.n_rejected += 1
+            report.rejects.append(reject_dict(record))
+    return cases
+
+
+def _count(report: ImportReport, counts: UpsertCounts) -> None:
+    report.n_inserted += counts.inserted
+    report.n_updated += counts.updated
+    report.n_unchanged += counts.unchanged
+
+
+def _import_skipping(
+    repo: Repository,
+    records: Iterator[Record],
+    report: ImportReport,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    for batch in _batches(records, batch_size):
+        cases = _split(batch, report)
+        if cases:
+            _count(report, repo.upsert_cases(cases, run_id=report.run_id))
+        if on_progress:
+            on_progress(report.n_read, report.n_rejected)
+
+
+def _import_strict(
+    repo: Repository,
+    session: Session,
+    records: Iterator[Record],
+    report: ImportReport,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    for batch in _batches(records, batch_size):
+        cases = _split(batch, report)
+        if not report.rejects:
+            _count(report, repo.upsert_cases(cases, run_id=report.run_id, session=session))
+        if on_progress:
+            on_progress(report.n_read, report.n_rejected)
+    if report.rejects:
+        first = report.rejects[0]
+        raise ImportAbortedError(
+            f"{report.n_rejected} of {report.n_read} records are invalid; nothing was written. "
+            f"First: {first['source']}"
+            + (f" [{first['record']}]" if first["record"] else "")
+            + (f", field '{first['field']}'" if first["field"] else "")
+            + f": {first['message']}",
+            rejects=report.rejects,
+        )
