@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ocais.config import Settings
 from ocais.errors import OcaisError
@@ -29,14 +30,22 @@ class CliState:
     @property
     def knowledge(self) -> KnowledgeBase:
         if self._kb is None:
-            with err_console.status("Loading the HPO knowledge base…"):
-                self._kb = load_knowledge(self.settings.hpo_dir, self.settings.resolved_cache_dir)
+            try:
+                with err_console.status("Loading the HPO knowledge base…"):
+                    self._kb = load_knowledge(
+                        self.settings.hpo_dir, self.settings.resolved_cache_dir
+                    )
+            except OcaisError as exc:
+                raise fail(exc) from exc
         return self._kb
 
     @property
     def repo(self) -> Repository:
         if self._repo is None:
-            self._repo = Repository.open(self.settings.resolved_store_url)
+            try:
+                self._repo = Repository.open(self.settings.resolved_store_url)
+            except OcaisError as exc:
+                raise fail(exc) from exc
         return self._repo
 
     def close(self) -> None:
@@ -57,7 +66,8 @@ def emit_json(data: Any) -> None:
 
 def fail(error: OcaisError) -> typer.Exit:
     """Print an error with its fix and return the exit to raise (code 2 for bad input)."""
-    err_console.print(f"[bold red]error[/] ({error.code}): {error}")
+    # escape: messages quote user data and record labels in brackets ("file [line 3]")
+    err_console.print(f"[bold red]error[/] ({error.code}): {escape(str(error))}")
     return typer.Exit(code=2)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -111,10 +112,10 @@ def _print_rejects(rejects: list[dict[str, object]], limit: int = 10) -> None:
     table = Table("source", "record", "field", "reason", title=f"{len(rejects)} rejected")
     for reject in rejects[:limit]:
         table.add_row(
-            str(reject["source"]),
-            str(reject["record"] or ""),
-            str(reject["field"] or ""),
-            str(reject["message"]),
+            escape(str(reject["source"])),
+            escape(str(reject["record"] or "")),
+            escape(str(reject["field"] or "")),
+            escape(str(reject["message"])),
         )
     err_console.print(table)
     if len(rejects) > limit:

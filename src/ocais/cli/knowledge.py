@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ocais.cli.context import console, emit_json, fail, state
@@ -56,7 +57,7 @@ def term(
         emit_json([t.model_dump() for t in terms])
         return
     if not terms:
-        console.print(f"No HPO term matches {query!r} in HPO {kb.version}.")
+        console.print(f"No HPO term matches {escape(repr(query))} in HPO {kb.version}.")
         raise typer.Exit(code=1)
     if len(terms) == 1:
         t = terms[0]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ocais import __version__
@@ -40,13 +41,13 @@ def root(
         bool, typer.Option("--json", help="Print data as JSON (for scripts).")
     ] = False,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Data directory [env OCAIS_DATA_DIR].")
+        Path | None, typer.Option(help="Data directory (env OCAIS_DATA_DIR).")
     ] = None,
     store_url: Annotated[
-        str | None, typer.Option(help="Store URL (SQLite or PostgreSQL) [env OCAIS_STORE_URL].")
+        str | None, typer.Option(help="Store URL (SQLite or PostgreSQL) (env OCAIS_STORE_URL).")
     ] = None,
     hpo_dir: Annotated[
-        Path | None, typer.Option(help="HPO release directory [env OCAIS_HPO_DIR].")
+        Path | None, typer.Option(help="HPO release directory (env OCAIS_HPO_DIR).")
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
@@ -93,7 +94,9 @@ def demo(
     """Import a phenopacket collection into the embedded store and print store statistics."""
     cli = state(ctx)
     if not source.exists():
-        err_console.print(f"[red]{source} does not exist[/]: pass a phenopacket file or folder.")
+        err_console.print(
+            f"[red]{escape(str(source))} does not exist[/]: pass a phenopacket file or folder."
+        )
         raise typer.Exit(code=2)
     info = cli.knowledge.info()
     err_console.print(

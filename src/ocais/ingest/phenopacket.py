@@ -91,13 +91,15 @@ class PhenopacketReader:
     # --- discovery --------------------------------------------------------------------------
     def sniff(self, path: Path) -> bool:
         if path.is_dir():
-            return any(p.suffix in JSON_SUFFIXES for p in path.rglob("*.json"))
+            return any(self.sniff(p) for p in sorted(path.rglob("*.json"))[:20])
         if _is_archive(path):
             return True
-        if path.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
+        if path.suffix in JSON_SUFFIXES + LINES_SUFFIXES and path.is_file():
             with path.open("rb") as handle:
-                head = handle.read(4096).decode("utf-8", errors="replace")
-            return "phenotypicFeatures" in head or "metaData" in head or '"subject"' in head
+                head = handle.read(64 * 1024)
+            if b'"resourceType"' in head:
+                return False  # FHIR
+            return b'"phenotypicFeatures"' in head or b'"phenopacketSchemaVersion"' in head
         return False
 
     def read(self, path: Path) -> Iterator[Record]:
