@@ -61,6 +61,7 @@ def test_bad_records_are_reported_and_the_rest_read(tmp_path: Path) -> None:
     bad_enum = packet("E1", subject={"id": "s", "sex": "WOMAN"})
     unknown_field = packet("U1", colour="blue")
     no_id = packet("")
+    list_subject = packet("L1", subject=[])
     lines = [
         json.dumps(packet("OK1")),
         '{"id": "broken", ',
@@ -69,6 +70,7 @@ def test_bad_records_are_reported_and_the_rest_read(tmp_path: Path) -> None:
         json.dumps(unknown_field),
         "[1, 2]",
         json.dumps(no_id),
+        json.dumps(list_subject),
         json.dumps(packet("OK2")),
     ]
     source = tmp_path / "cases.jsonl"
@@ -77,7 +79,7 @@ def test_bad_records_are_reported_and_the_rest_read(tmp_path: Path) -> None:
     cases = [r for r in records if isinstance(r, Case)]
     rejects = [r for r in records if isinstance(r, InvalidRecordError)]
     assert [c.external_id for c in cases] == ["OK1", "OK2"]
-    assert len(rejects) == 6
+    assert len(rejects) == 7
     by_record = {(r.record or "").split(" (")[-1].rstrip(")"): r for r in rejects}
     assert "malformed JSON" in by_record["line 2"].message
     assert by_record["V1"].record == "line 3 (V1)"
@@ -86,6 +88,7 @@ def test_bad_records_are_reported_and_the_rest_read(tmp_path: Path) -> None:
     assert "colour" in by_record["U1"].message
     assert "JSON object" in by_record["line 6"].message
     assert any(r.field == "id" for r in rejects)
+    assert by_record["L1"].field == "subject" and "expected an object" in by_record["L1"].message
     assert all(r.source == str(source) for r in rejects)
 
 

@@ -184,6 +184,14 @@ class PhenopacketReader:
                 source=source,
                 record=record,
             )
+        for name in ("subject", "metaData"):
+            if name in raw and not isinstance(raw[name], dict):
+                return InvalidRecordError(
+                    f"expected an object, got {type(raw[name]).__name__}",
+                    source=source,
+                    record=record,
+                    field=name,
+                )
         try:
             packet = ParseDict(raw, Phenopacket())
         except ParseError as exc:
