@@ -179,10 +179,26 @@ class Candidate(_Model):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+class NextPhenotype(_Model):
+    """A phenotype worth checking next: its presence or absence best separates the top
+    candidates."""
+
+    id: HpoId
+    label: str
+    information_gain: float = Field(ge=0, description="Expected entropy reduction (bits)")
+    candidates_with: list[str] = Field(
+        default_factory=list, description="Top candidates annotated with it"
+    )
+
+
 class Prediction(_Model):
     case_id: str | None = None
     predictor: str
     candidates: list[Candidate] = Field(default_factory=list)
+    next_phenotypes: list[NextPhenotype] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="Input problems handled (unknown/obsolete HPO ids)"
+    )
     provenance: Provenance
 
     @field_validator("candidates")

@@ -63,6 +63,8 @@ class KnowledgeBase:
         self.load_seconds: float | None = None
         self.term_ids: list[str] = compiled.strings["term_ids"]
         self.disease_ids: list[str] = compiled.strings["disease_ids"]
+        self.disease_names: list[str] = compiled.strings["disease_names"]
+        self.term_names: list[str] = compiled.strings["names"]
         self.term_index = {t: i for i, t in enumerate(self.term_ids)}
         self.disease_index = {d: i for i, d in enumerate(self.disease_ids)}
 

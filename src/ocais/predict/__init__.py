@@ -1,0 +1,1 @@
+"""Predictors: the Predictor protocol, registry and built-in rankers."""

@@ -1,0 +1,266 @@
+"""The default predictor: a phenotype likelihood-ratio ranker over every annotated disease.
+
+Method (derived here; in the family of LIRICAL's phenotype likelihood ratios — Robinson et al.,
+Am J Hum Genet 107:403, 2020 — and of Bayesian ontology matching — Bauer et al., Bioinformatics
+28:2502, 2012). A case's score for disease d is a sum of log likelihood ratios:
+
+**Observed term q.** If d is annotated with a term t at or below an ancestor a of q, with
+frequency f, the chance that a patient with d shows q is about f · P(q | a), where P(q | a) =
+bg(q)/bg(a) is the share of a-diseases that have q, and bg(x) = e^−IC(x) (information content
+from the annotations). Against the background bg(q) this gives LR = f · e^IC(a). When a is not q
+itself, the disease explains q only loosely (a sibling or a coarser feature), and the patient's
+extra specificity is penalised by λ: LR = f · e^{IC(a) − λ·(IC(q) − IC(a))}. The best a is taken,
+and LR is floored at α (an unrelated finding: noise, a second condition). A term the disease is
+annotated NOT to have costs ``not_penalty``.
+
+**Excluded term q** (a pertinent negative). Clinicians record the absence of features they had
+reason to look for — features of the diseases they suspected — so an excluded term is both weak
+evidence that d is *relevant* (weight ``excluded_relevance`` × the observed-term log LR) and,
+through d's frequency p of q, evidence against d: ``excluded_weight`` · log(1 − p). A naive
+log(1 − p) alone lowers accuracy on published cases (measured; see docs/decisions/0003).
+
+**Unreported features.** Each frequent annotation of d that no patient term touches (neither
+ancestor nor descendant of it) costs log(1 − β·f): weak, because case reports omit much.
+
+**Onset and sex** (``demographics.py``): a log penalty when the patient's onset or age is outside
+the disease's annotated onset range, or the disease is limited to the other sex.
+
+Everything is vectorized over diseases: per-term vectors come from column gathers of the
+precompiled closure matrix and are cached (LRU), so a case costs a few vector additions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from ocais import __version__
+from ocais.knowledge import KnowledgeBase
+from ocais.predict.demographics import Demographics
+from ocais.predict.evidence import candidate_evidence, next_phenotypes
+from ocais.predict.matrices import DEFAULT_NAMESPACES, DiseaseMatrices, build_matrices
+from ocais.predict.terms import CaseTerms, case_terms
+from ocais.schemas import Candidate, Case, Prediction, Provenance
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class PhenotypeRankerOptions(BaseModel):
+    """Options of the phenotype ranker (unknown keys are rejected)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespaces: tuple[str, ...] = Field(DEFAULT_NAMESPACES, description="Disease catalogues")
+    default_frequency: float = Field(0.5, gt=0, le=1, description="f when none is annotated")
+    specificity_penalty: float = Field(6.0, ge=0, description="λ: loose-match penalty")
+    noise_floor: float = Field(0.01, gt=0, le=1, description="α: LR of an unrelated finding")
+    not_penalty: float = Field(3.0, ge=0, description="Log cost of an observed NOT feature")
+    excluded_weight: float = Field(0.3, ge=0, description="Weight of log(1 − p) for negatives")
+    excluded_relevance: float = Field(0.5, ge=0, description="Relevance weight of negatives")
+    unreported_penalty: float = Field(0.1, ge=0, lt=1, description="β for unreported features")
+    onset_penalty: float = Field(1.0, ge=0, description="Log cost of an onset clash")
+    sex_penalty: float = Field(2.0, ge=0, description="Log cost of a sex-limited disease")
+    temperature: float = Field(
+        4.5, gt=0, description="Softmax temperature (fitted for calibration, see docs)"
+    )
+    cache_terms: int = Field(2048, ge=0, description="Per-term vectors kept in memory")
+
+
+class PhenotypeRanker:
+    """Ranks every annotated disease by the likelihood-ratio model in the module docstring."""
+
+    name: ClassVar[str] = "phenotype"
+
+    def __init__(self, knowledge: KnowledgeBase, **options: Any) -> None:
+        try:
+            self.options = PhenotypeRankerOptions(**options)
+        except ValueError as exc:  # pydantic.ValidationError
+            raise TypeError(str(exc)) from exc
+        opts = self.options
+        self.kb = knowledge
+        self.matrices: DiseaseMatrices = build_matrices(
+            knowledge, opts.namespaces, opts.default_frequency
+        )
+        m = self.matrices
+        self._ic = m.information_content
+        self._anc_ptr = np.asarray(knowledge.array("anc_ptr"), dtype=np.int64)
+        self._anc_idx = np.asarray(knowledge.array("anc_idx"), dtype=np.int64)
+        self._closure_rows = m.closure.tocsr()
+        self._direct_csc = m.direct.tocsc()
+        self._log_floor = math.log(opts.noise_floor)
+        unreported = m.direct.copy()
+        unreported.data = np.log1p(-opts.unreported_penalty * np.minimum(unreported.data, 1.0))
+        self._unreported = unreported.tocsr()
+        self._desc_ptr, self._desc_idx = _descendants(self._anc_ptr, self._anc_idx)
+        self._demographics = Demographics.build(knowledge, m.kb_rows)
+        self._observed_cache: OrderedDict[int, FloatArray] = OrderedDict()
+
+    # --- capability: DiseaseScorer -----------------------------------------------------------
+    @property
+    def disease_ids(self) -> Sequence[str]:
+        return self.matrices.disease_ids
+
+    def score_cases(self, cases: Sequence[Case]) -> np.ndarray:
+        scores = np.empty((len(cases), self.matrices.n_diseases))
+        for i, case in enumerate(cases):
+            scores[i] = self.score(case, case_terms(self.kb, case))
+        return scores
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Posterior over diseases (uniform prior): softmax of score / temperature, per row."""
+        z = np.atleast_2d(scores) / self.options.temperature
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        result: np.ndarray = p / p.sum(axis=1, keepdims=True)
+        return result
+
+    # --- scoring ------------------------------------------------------------------------------
+    def score(self, case: Case, terms: CaseTerms) -> FloatArray:
+        """Log-score of every disease for one case; -inf everywhere for an empty case."""
+        opts = self.options
+        if terms.observed.size == 0:
+            return np.full(self.matrices.n_diseases, -np.inf)
+        total = np.zeros(self.matrices.n_diseases)
+        for term in terms.observed:
+            total += self.observed_log_lr(int(term))
+        for term in terms.excluded:
+            if opts.excluded_relevance:
+                total += opts.excluded_relevance * self.observed_log_lr(int(term))
+            if opts.excluded_weight:
+                total += opts.excluded_weight * self.excluded_log_lr(int(term))
+        if opts.unreported_penalty:
+            total += self._unreported_log(np.concatenate([terms.observed, terms.excluded]))
+        if opts.onset_penalty or opts.sex_penalty:
+            total += self._demographics.penalty(case, opts.onset_penalty, opts.sex_penalty)
+        return total
+
+    def ancestors(self, term: int) -> npt.NDArray[np.int64]:
+        return self._anc_idx[self._anc_ptr[term] : self._anc_ptr[term + 1]]
+
+    def observed_log_lr(self, term: int) -> FloatArray:
+        """log LR of observing ``term`` for every disease (cached)."""
+        cached = self._observed_cache.get(term)
+        if cached is not None:
+            self._observed_cache.move_to_end(term)
+            return cached
+        opts = self.options
+        lam, ic = opts.specificity_penalty, self._ic
+        closure = self.matrices.closure
+        best = np.full(self.matrices.n_diseases, self._log_floor)
+        for a in self.ancestors(term):
+            # log of f·e^{IC(a) − λ(IC(q) − IC(a))}; skip ancestors that cannot beat the floor
+            offset = (1 + lam) * ic[a] - lam * ic[term]
+            if offset <= self._log_floor:
+                continue
+            start, end = closure.indptr[a], closure.indptr[a + 1]
+            rows = closure.indices[start:end]
+            values = np.log(closure.data[start:end]) + offset
+            best[rows] = np.maximum(best[rows], values)
+        negated = self.matrices.negated
+        for a in self.ancestors(term):
+            rows = negated.indices[negated.indptr[a] : negated.indptr[a + 1]]
+            best[rows] -= opts.not_penalty
+        best.flags.writeable = False
+        if opts.cache_terms:
+            self._observed_cache[term] = best
+            if len(self._observed_cache) > opts.cache_terms:
+                self._observed_cache.popitem(last=False)
+        return best
+
+    def excluded_log_lr(self, term: int) -> FloatArray:
+        """log(1 − p) with p the disease's frequency of ``term`` or a descendant of it."""
+        closure = self.matrices.closure
+        start, end = closure.indptr[term], closure.indptr[term + 1]
+        result = np.zeros(self.matrices.n_diseases)
+        result[closure.indices[start:end]] = np.log1p(-np.minimum(closure.data[start:end], 0.99))
+        return result
+
+    def _unreported_log(self, terms: npt.NDArray[np.int64]) -> FloatArray:
+        touched = np.zeros(len(self.kb.term_ids), dtype=bool)
+        for term in terms:
+            touched[self.ancestors(int(term))] = True
+            touched[self._desc_idx[self._desc_ptr[term] : self._desc_ptr[term + 1]]] = True
+        result: FloatArray = self._unreported @ (~touched).astype(np.float64)
+        return result
+
+    # --- Predictor ----------------------------------------------------------------------------
+    def predict(self, case: Case, top_k: int = 10) -> Prediction:
+        terms = case_terms(self.kb, case)
+        return self._prediction(case, terms, self.score(case, terms), top_k)
+
+    def predict_batch(self, cases: Sequence[Case], top_k: int = 10) -> list[Prediction]:
+        return [self.predict(case, top_k) for case in cases]
+
+    def _prediction(
+        self, case: Case, terms: CaseTerms, scores: FloatArray, top_k: int
+    ) -> Prediction:
+        warnings = list(terms.warnings)
+        candidates: list[Candidate] = []
+        questions = []
+        if terms.observed.size == 0:
+            warnings.append("no observed HPO term that this release knows: nothing to rank")
+        else:
+            order = _top(scores, top_k, self.matrices.disease_ids)
+            posterior = self.probabilities(scores)[0]
+            for rank, row in enumerate(order, start=1):
+                candidates.append(
+                    Candidate(
+                        disease_id=self.matrices.disease_ids[row],
+                        name=self.matrices.disease_names[row],
+                        rank=rank,
+                        score=round(float(scores[row]), 6),
+                        probability=float(posterior[row]),
+                        evidence=candidate_evidence(self, terms, int(row)),
+                    )
+                )
+            questions = next_phenotypes(self, terms, posterior)
+        return Prediction(
+            case_id=case.id,
+            predictor=self.name,
+            candidates=candidates,
+            next_phenotypes=questions,
+            warnings=warnings,
+            provenance=self.provenance(),
+        )
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            source="ocais.predict.phenotype",
+            source_format="prediction",
+            created_by=f"ocais {__version__}",
+            knowledge_version=self.kb.version,
+            parameters={
+                **self.options.model_dump(mode="json"),
+                "hpo_content_hash": self.kb.release["content_hash"],
+            },
+        )
+
+
+def _top(scores: FloatArray, k: int, ids: Sequence[str]) -> list[int]:
+    """Indices of the k best scores: score descending, then disease id (deterministic ties)."""
+    k = min(k, scores.size)
+    if k <= 0:
+        return []
+    pool = np.argpartition(-scores, k - 1)[:k]
+    threshold = scores[pool].min()
+    tied = np.flatnonzero(scores >= threshold)
+    ranked = sorted(tied.tolist(), key=lambda i: (-scores[i], ids[i]))
+    return [i for i in ranked[:k] if np.isfinite(scores[i])]
+
+
+def _descendants(
+    anc_ptr: npt.NDArray[np.int64], anc_idx: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Transpose of the ancestor CSR: descendants (self included) of every term."""
+    n = anc_ptr.size - 1
+    child = np.repeat(np.arange(n), np.diff(anc_ptr))
+    order = np.argsort(anc_idx, kind="stable")
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(anc_idx, minlength=n))
+    return ptr, child[order].astype(np.int64)
