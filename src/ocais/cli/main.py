@@ -11,8 +11,10 @@ from rich.table import Table
 
 from ocais import __version__
 from ocais.cli import cases, knowledge
+from ocais.cli.benchmark import benchmark
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.cli.ingest import ingest, runs_app
+from ocais.cli.predict import predict
 from ocais.config import load_settings
 from ocais.errors import OcaisError
 
@@ -26,6 +28,8 @@ app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(cases.app, name="cases")
 app.add_typer(runs_app, name="runs")
 app.command("ingest")(ingest)
+app.command("predict")(predict)
+app.command("benchmark")(benchmark)
 
 
 def _version(value: bool) -> None:

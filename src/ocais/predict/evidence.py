@@ -36,32 +36,33 @@ def candidate_evidence(ranker: PhenotypeRanker, terms: CaseTerms, row: int) -> d
     kb = ranker.kb
     names = kb.term_names
     disease_terms, frequencies = _row(ranker.matrices.direct, row)
-    disease_anc = {int(t): set(ranker.ancestors(int(t)).tolist()) for t in disease_terms}
     freq_of = dict(zip(disease_terms.tolist(), frequencies.tolist(), strict=True))
+    disease_anc = {t: set(ranker.ancestors(t).tolist()) for t in freq_of}
+    closure_row = dict(zip(*(x.tolist() for x in _row(ranker._closure_rows, row)), strict=True))
+    lam, ic = ranker.options.specificity_penalty, ranker._ic
     matched, unexplained = [], []
     for q in terms.observed.tolist():
-        q_anc = set(ranker.ancestors(q).tolist())
-        best: tuple[float, int, str] | None = None
-        for t, t_anc in disease_anc.items():
-            if q in t_anc:
-                relation, link = ("exact" if t == q else "patient term is broader"), q
-            elif t in q_anc:
-                relation, link = "patient term is more specific", t
-            else:
-                shared = q_anc & t_anc
-                if not shared:
-                    continue
-                link = max(shared, key=lambda a: ranker._ic[a])
-                relation = "related"
-            lam = ranker.options.specificity_penalty
-            weight = math.log(freq_of[t]) + (1 + lam) * ranker._ic[link] - lam * ranker._ic[q]
-            if best is None or weight > best[0]:
-                best = (weight, t, relation)
         log_lr = float(ranker.observed_log_lr(q)[row])
-        if best is None or log_lr <= ranker._log_floor + 1e-9:
+        links = [a for a in ranker.ancestors(q).tolist() if a in closure_row]
+        if not links or log_lr <= ranker._log_floor + 1e-9:
             unexplained.append({"id": kb.term_ids[q], "label": names[q]})
             continue
-        _, t, relation = best
+        # the ancestor that gave the likelihood ratio, then the annotation under it
+        # ties (equal IC along a chain): the deepest ancestor, i.e. the most specific link
+        link = max(
+            links,
+            key=lambda a: (
+                round(float(math.log(closure_row[a]) + (1 + lam) * ic[a]), 9),
+                a == q,
+                ranker.ancestors(a).size,
+            ),
+        )
+        under = [t for t, t_anc in disease_anc.items() if link in t_anc]
+        t = max(under, key=lambda x: (freq_of[x], x == q, x == link))
+        if link == q:
+            relation = "exact" if t == q else "patient term is broader"
+        else:
+            relation = "patient term is more specific" if t == link else "related"
         matched.append(
             {
                 "patient_term": kb.term_ids[q],
@@ -82,7 +83,6 @@ def candidate_evidence(ranker: PhenotypeRanker, terms: CaseTerms, row: int) -> d
         for t, f in sorted(freq_of.items(), key=lambda item: -item[1])
         if f >= FREQUENT and t not in touched and not (disease_anc[t] & reported)
     ][:8]
-    closure_row = dict(zip(*_row(ranker._closure_rows, row), strict=True))
     conflicts = [
         {
             "id": kb.term_ids[q],

@@ -69,7 +69,9 @@ class PhenotypeRankerOptions(BaseModel):
     temperature: float = Field(
         4.5, gt=0, description="Softmax temperature (fitted for calibration, see docs)"
     )
-    cache_terms: int = Field(2048, ge=0, description="Per-term vectors kept in memory")
+    cache_terms: int = Field(
+        4096, ge=0, description="Per-term vectors kept in memory (float32, ~50 KB each)"
+    )
 
 
 class PhenotypeRanker:
@@ -99,7 +101,7 @@ class PhenotypeRanker:
         self._unreported = unreported.tocsr()
         self._desc_ptr, self._desc_idx = _descendants(self._anc_ptr, self._anc_idx)
         self._demographics = Demographics.build(knowledge, m.kb_rows)
-        self._observed_cache: OrderedDict[int, FloatArray] = OrderedDict()
+        self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
 
     # --- capability: DiseaseScorer -----------------------------------------------------------
     @property
@@ -143,8 +145,8 @@ class PhenotypeRanker:
     def ancestors(self, term: int) -> npt.NDArray[np.int64]:
         return self._anc_idx[self._anc_ptr[term] : self._anc_ptr[term + 1]]
 
-    def observed_log_lr(self, term: int) -> FloatArray:
-        """log LR of observing ``term`` for every disease (cached)."""
+    def observed_log_lr(self, term: int) -> npt.NDArray[np.float32]:
+        """log LR of observing ``term`` for every disease (cached, float32)."""
         cached = self._observed_cache.get(term)
         if cached is not None:
             self._observed_cache.move_to_end(term)
@@ -166,12 +168,13 @@ class PhenotypeRanker:
         for a in self.ancestors(term):
             rows = negated.indices[negated.indptr[a] : negated.indptr[a + 1]]
             best[rows] -= opts.not_penalty
-        best.flags.writeable = False
+        result = best.astype(np.float32)
+        result.flags.writeable = False
         if opts.cache_terms:
-            self._observed_cache[term] = best
+            self._observed_cache[term] = result
             if len(self._observed_cache) > opts.cache_terms:
                 self._observed_cache.popitem(last=False)
-        return best
+        return result
 
     def excluded_log_lr(self, term: int) -> FloatArray:
         """log(1 − p) with p the disease's frequency of ``term`` or a descendant of it."""

@@ -2,12 +2,17 @@
 
 The similarity of two HPO terms is the information content of their most informative common
 ancestor (Resnik P., "Using information content to evaluate semantic similarity in a taxonomy",
-IJCAI 1995). A case is compared with a disease by the symmetric best-match average used by the
-Phenomizer (Köhler S. et al., "Clinical diagnostics in human genetics with semantic similarity
-searches in ontologies", Am J Hum Genet 85:457-464, 2009)::
+IJCAI 1995). A case is compared with a disease by the best-match average of the Phenomizer
+(Köhler S. et al., "Clinical diagnostics in human genetics with semantic similarity searches in
+ontologies", Am J Hum Genet 85:457-464, 2009): by default its query → disease direction, and
+with ``symmetric=True`` the average of both directions::
 
     sim(q, t)     = max { IC(a) : a ancestor of both q and t }
-    score(Q, D)   = ½ · [ mean_{q ∈ Q} max_{t ∈ D} sim(q, t) + mean_{t ∈ D} max_{q ∈ Q} sim(q, t) ]
+    sim(Q → D)    = mean_{q ∈ Q} max_{t ∈ D} sim(q, t)
+    symmetric     = ½ · [ sim(Q → D) + mean_{t ∈ D} max_{q ∈ Q} sim(q, t) ]
+
+On the shared 4,277 published cases the one-way score is the stronger baseline (top-1 39.7%
+against 21.5% for the symmetric one, which favours diseases with few annotations).
 
 ``Q`` is the case's *observed* terms (excluded terms are ignored, as in the classic method) and
 ``D`` the disease's positive phenotype annotations. Both directions are computed for every disease
@@ -54,8 +59,12 @@ class ResnikPredictor:
     name: ClassVar[str] = "resnik"
 
     def __init__(
-        self, kb: KnowledgeBase, namespaces: Sequence[str] | str = DEFAULT_NAMESPACES
+        self,
+        kb: KnowledgeBase,
+        namespaces: Sequence[str] | str = DEFAULT_NAMESPACES,
+        symmetric: bool = False,
     ) -> None:
+        self.symmetric = symmetric
         if isinstance(namespaces, str):
             namespaces = [n.strip() for n in namespaces.split(",") if n.strip()]
         if not namespaces:
@@ -171,12 +180,13 @@ class ResnikPredictor:
         )
         patient_to_disease = best.reshape(terms.size, n_diseases).mean(axis=0)
 
-        # Disease → patient: v(t) = max IC(a) over a ∈ anc(t) ∩ anc(Q), for every annotated t.
-        shared = self._used_ancestor_ic * in_query[self._used_ancestors]
-        best_per_term = np.maximum.reduceat(shared, self._used_starts)
-        disease_to_patient = self._mean_over_annotations @ best_per_term
-
-        scores = 0.5 * (patient_to_disease + disease_to_patient)
+        scores = patient_to_disease
+        if self.symmetric:
+            # Disease → patient: v(t) = max IC(a) over a ∈ anc(t) ∩ anc(Q), per annotated t.
+            shared = self._used_ancestor_ic * in_query[self._used_ancestors]
+            best_per_term = np.maximum.reduceat(shared, self._used_starts)
+            disease_to_patient = self._mean_over_annotations @ best_per_term
+            scores = 0.5 * (patient_to_disease + disease_to_patient)
         scores[self._unscorable] = -np.inf
         return np.asarray(scores, dtype=np.float64)
 

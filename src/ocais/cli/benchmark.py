@@ -1,0 +1,162 @@
+"""``ocais benchmark``: rank the confirmed diagnosis of every phenopacket, for each predictor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from ocais.cli.context import console, emit_json, err_console, fail, state
+from ocais.errors import OcaisError
+from ocais.evaluate import BenchmarkResult, PredictorResult, run_benchmark
+from ocais.predict.base import Predictor, create_predictor
+
+DEFAULT_PREDICTORS = ("phenotype", "resnik")
+
+
+def _predictor_json(result: PredictorResult) -> dict[str, Any]:
+    return {
+        **result.metrics,
+        "ms_per_case": result.ms_per_case,
+        "mode": result.mode,
+        "covered": result.covered,
+    }
+
+
+def benchmark_json(result: BenchmarkResult) -> dict[str, Any]:
+    """The ``--json`` output: the first predictor's overall metrics at the top level, plus
+    ``predictor``, ``covered`` (its covered-only metrics) and ``predictors`` (all of them)."""
+    first = result.predictor_names[0]
+    return {
+        "predictor": first,
+        **_predictor_json(result.predictors[first]),
+        "n_skipped": result.n_skipped,
+        "source": result.source,
+        "knowledge": result.knowledge,
+        "files": result.files,
+        "predictors": {name: _predictor_json(p) for name, p in result.predictors.items()},
+    }
+
+
+def _progress_callback(progress: Progress) -> Any:
+    tasks: dict[str, TaskID] = {}
+
+    def update(task: str, done: int, total: int | None) -> None:
+        if task not in tasks:
+            description = "Reading cases" if task == "read" else f"Predicting: {escape(task)}"
+            tasks[task] = progress.add_task(description, total=total)
+        progress.update(tasks[task], completed=done, total=total)
+
+    return update
+
+
+def _table(result: BenchmarkResult) -> Table:
+    title = f"Benchmark on {escape(result.source)} (HPO {result.knowledge.get('hpo_version')})"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("predictor", no_wrap=True)
+    table.add_column("cases", no_wrap=True)
+    for header in ("n", "top1", "top3", "top5", "top10", "MRR", "coverage", "ms/case"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for name, predictor in result.predictors.items():
+        for scope, metrics in (("all", predictor.metrics), ("covered", predictor.covered)):
+            table.add_row(
+                escape(name) if scope == "all" else "",
+                scope,
+                f"{int(metrics['n_cases']):,}",
+                *(f"{metrics[k]:.1%}" for k in ("top1", "top3", "top5", "top10")),
+                f"{metrics['mrr']:.3f}",
+                f"{metrics['coverage']:.1%}",
+                f"{predictor.ms_per_case:.2f}" if scope == "all" else "",
+                style="dim" if scope == "covered" else None,
+            )
+    return table
+
+
+def benchmark(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(help="Phenopackets: a folder tree, JSON Lines file or archive.")
+    ],
+    predictor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--predictor",
+            "-p",
+            help="Predictor to benchmark; repeat for several (default: phenotype and resnik).",
+        ),
+    ] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50, help="Candidates per case to report.")] = 10,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for cases.jsonl, metrics.json and report.html."),
+    ] = None,
+    namespaces: Annotated[
+        str, typer.Option(help="Disease namespaces to rank, comma-separated.")
+    ] = "OMIM,ORPHA",
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory, for predictors that load a fitted model.")
+    ] = None,
+) -> None:
+    """Benchmark predictors on phenopackets: top-k accuracy, MRR, coverage, subgroups.
+
+    Truth is each case's confirmed diagnosis; invalid records are skipped and counted.
+    Ties are ranked pessimistically; uncovered diagnoses count as misses (also shown apart).
+    """
+    cli = state(ctx)
+    names = list(dict.fromkeys(predictor or DEFAULT_PREDICTORS))
+    chosen = tuple(n.strip() for n in namespaces.split(",") if n.strip())
+    options: dict[str, dict[str, Any]] = {}
+    built: dict[str, Predictor] = {}
+    kb = cli.knowledge
+    try:
+        for name in names:
+            options[name] = {"namespaces": list(chosen)}
+            if model is not None:
+                options[name]["model_dir"] = str(model)
+                built[name] = create_predictor(name, kb, namespaces=chosen, model_dir=model)
+            else:
+                built[name] = create_predictor(name, kb, namespaces=chosen)
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=cli.json_output,
+            transient=True,
+        )
+        with progress:
+            result = run_benchmark(
+                directory,
+                built,
+                knowledge=kb,
+                top_k=top_k,
+                out_dir=out,
+                progress=_progress_callback(progress),
+                options=options,
+                workers=cli.settings.workers,
+            )
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    if cli.json_output:
+        emit_json(benchmark_json(result))
+        return
+    console.print(_table(result))
+    if result.n_skipped:
+        console.print(f"{result.n_skipped:,} records skipped (invalid or no confirmed diagnosis).")
+    for kind, path in result.files.items():
+        console.print(f"{kind}: {escape(path)}")

@@ -1,0 +1,108 @@
+"""``ocais predict``: a ranked differential for one case, with its evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ocais.cli.context import console, emit_json, err_console, fail, state
+from ocais.errors import InvalidRecordError, OcaisError
+from ocais.ingest import ReaderContext
+from ocais.ingest.phenopacket import PhenopacketReader
+from ocais.predict.base import create_predictor
+from ocais.schemas import Case, PhenotypeObservation, Provenance, Sex, Subject
+
+
+def parse_hpo_list(text: str) -> list[PhenotypeObservation]:
+    """``HP:0001250,-HP:0000505``: a leading ``-`` marks an excluded (absent) phenotype."""
+    observations = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        excluded = item.startswith(("-", "!"))
+        term = item.lstrip("-!").strip().upper()
+        try:
+            observations.append(PhenotypeObservation(id=term, excluded=excluded))
+        except ValueError as exc:
+            raise InvalidRecordError(
+                f"{term!r} is not an HPO id (expected HP:0000000)", source="--hpo", field=term
+            ) from exc
+    return observations
+
+
+def _case_from_file(path: Path, context: ReaderContext) -> Case:
+    records = list(PhenopacketReader(context).read(path))
+    if len(records) != 1:
+        raise InvalidRecordError(
+            f"expected one phenopacket, found {len(records)}", source=str(path)
+        )
+    record = records[0]
+    if isinstance(record, InvalidRecordError):
+        raise record
+    return record
+
+
+def predict(
+    ctx: typer.Context,
+    case_file: Annotated[
+        Path | None, typer.Argument(help="A Phenopacket v2 JSON file with the case.")
+    ] = None,
+    hpo: Annotated[
+        str | None,
+        typer.Option(help="HPO ids instead of a file: HP:0001250,-HP:0000505 (- = absent)."),
+    ] = None,
+    sex: Annotated[Sex, typer.Option(help="Patient sex (with --hpo).")] = Sex.UNKNOWN,
+    age: Annotated[float | None, typer.Option(min=0, max=150, help="Age in years.")] = None,
+    top: Annotated[int, typer.Option(min=1, max=500, help="Candidates to show.")] = 10,
+    predictor_name: Annotated[
+        str, typer.Option("--predictor", help="phenotype (default), resnik, ...")
+    ] = "phenotype",
+) -> None:
+    """Rank every known disease for a case and show why each candidate fits."""
+    cli = state(ctx)
+    if (case_file is None) == (hpo is None):
+        err_console.print("[red]give either a case file or --hpo[/] (not both)")
+        raise typer.Exit(code=2)
+    try:
+        kb = cli.knowledge
+        if case_file is not None:
+            case = _case_from_file(case_file, ReaderContext(terms=kb))
+        else:
+            case = Case(
+                id="cli",
+                subject=Subject(sex=sex, age_years=age),
+                phenotypes=parse_hpo_list(hpo or ""),
+                provenance=Provenance(source="ocais predict --hpo", source_format="cli"),
+            )
+        predictor = create_predictor(predictor_name, kb)
+        result = predictor.predict(case, top_k=top)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    if cli.json_output:
+        emit_json(json.loads(result.model_dump_json()))
+        return
+    for warning in result.warnings:
+        err_console.print(f"[yellow]• {escape(warning)}[/]")
+    table = Table("#", "disease", "name", "score", "prob.", "matched", title="Differential")
+    for c in result.candidates:
+        matched = ", ".join(m["patient_label"] for m in c.evidence.get("matched", [])[:4])
+        prob = "" if c.probability is None else f"{c.probability:.1%}"
+        table.add_row(
+            str(c.rank), c.disease_id, escape(c.name), f"{c.score:.2f}", prob, escape(matched)
+        )
+    console.print(table)
+    if result.next_phenotypes:
+        console.print(
+            "[bold]Check next:[/] "
+            + "; ".join(f"{q.label} ({q.id})" for q in result.next_phenotypes)
+        )
+    console.print(
+        f"[dim]{result.predictor} · HPO {result.provenance.knowledge_version} · "
+        "supports, does not replace, clinical judgement[/]"
+    )
