@@ -1,0 +1,65 @@
+"""`ocais predict` and `ocais benchmark` through the real command, on the tiny release."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+from tests.helpers import packet
+
+
+def test_predict_from_hpo_ids(cli: Cli) -> None:
+    result = cli.json("predict", "--hpo", "HP:0002069", "--top", "2")
+    assert [c["disease_id"] for c in result["candidates"]] == ["OMIM:100002", "OMIM:100001"]
+    assert result["candidates"][0]["evidence"]["matched"][0]["relation"] == "exact"
+    assert result["provenance"]["knowledge_version"] == "2099-01-01"
+    assert result["predictor"] == "phenotype"
+
+
+def test_predict_with_negation_sex_and_table(cli: Cli) -> None:
+    result = cli("predict", "--hpo", "HP:0000505, -HP:0001250", "--sex", "male")
+    assert result.exit_code == 0, result.stderr
+    assert "Differential" in result.stdout and "OMIM:100001" in result.stdout
+    assert "does not replace" in result.stdout
+    data = cli.json("predict", "--hpo", "HP:0000505,-HP:0001250", "--sex", "male")
+    assert data["candidates"][0]["disease_id"] == "OMIM:100001"
+
+
+def test_predict_from_a_phenopacket_file(cli: Cli, tmp_path: Path) -> None:
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps(packet("P9")))
+    result = cli.json("predict", str(case_file), "--predictor", "resnik")
+    assert result["predictor"] == "resnik" and result["candidates"]
+
+
+def test_predict_bad_input(cli: Cli, tmp_path: Path) -> None:
+    assert cli("predict").exit_code == 2
+    both = tmp_path / "c.json"
+    both.write_text(json.dumps(packet("P1")))
+    assert cli("predict", str(both), "--hpo", "HP:0001250").exit_code == 2
+    not_an_id = cli("predict", "--hpo", "seizure")
+    assert not_an_id.exit_code == 2 and "not an HPO id" in not_an_id.stderr
+    unknown = cli("predict", "--hpo", "HP:0001250", "--predictor", "nope")
+    assert unknown.exit_code == 2 and "config_error" in unknown.stderr
+    unknown_id = cli.json("predict", "--hpo", "HP:0004321,HP:0001250")
+    assert any("HP:0004321" in w for w in unknown_id["warnings"])
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert cli("predict", str(broken)).exit_code == 2
+
+
+def test_benchmark_command(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"p{i}.json").write_text(json.dumps(packet(f"P{i}")))
+    out = tmp_path / "out"
+    result = cli.json("benchmark", str(folder), "--out", str(out))
+    for key in ("n_cases", "top1", "top3", "top10", "mrr", "coverage", "ms_per_case"):
+        assert key in result
+    assert result["n_cases"] == 3 and result["predictor"] == "phenotype"
+    assert set(result["predictors"]) == {"phenotype", "resnik"}
+    assert 0 <= result["top1"] <= result["top10"] <= result["coverage"] == 1.0
+    assert (out / "report.html").read_text().count("data:image/png;base64,") >= 3
+    assert len((out / "cases.jsonl").read_text().splitlines()) == 6
