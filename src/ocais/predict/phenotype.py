@@ -99,7 +99,7 @@ class PhenotypeRanker:
         unreported = m.direct.copy()
         unreported.data = np.log1p(-opts.unreported_penalty * np.minimum(unreported.data, 1.0))
         self._unreported = unreported.tocsr()
-        self._desc_ptr, self._desc_idx = _descendants(self._anc_ptr, self._anc_idx)
+        self._desc_ptr, self._desc_idx = knowledge.descendant_csr
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
 
@@ -255,15 +255,3 @@ def _top(scores: FloatArray, k: int, ids: Sequence[str]) -> list[int]:
     tied = np.flatnonzero(scores >= threshold)
     ranked = sorted(tied.tolist(), key=lambda i: (-scores[i], ids[i]))
     return [i for i in ranked[:k] if np.isfinite(scores[i])]
-
-
-def _descendants(
-    anc_ptr: npt.NDArray[np.int64], anc_idx: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Transpose of the ancestor CSR: descendants (self included) of every term."""
-    n = anc_ptr.size - 1
-    child = np.repeat(np.arange(n), np.diff(anc_ptr))
-    order = np.argsort(anc_idx, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum(np.bincount(anc_idx, minlength=n))
-    return ptr, child[order].astype(np.int64)

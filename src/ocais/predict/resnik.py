@@ -23,7 +23,6 @@ the ``top_k`` returned diseases to explain their matches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,18 +33,11 @@ from ocais import __version__
 from ocais.errors import ConfigError
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.matrices import DEFAULT_NAMESPACES, build_matrices, expand_to_ancestors
+from ocais.predict.terms import case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass
-class _Query:
-    """A case's observed terms, resolved to term indices, with the warnings raised doing so."""
-
-    terms: IntArray
-    warnings: list[str] = field(default_factory=list)
 
 
 class ResnikPredictor:
@@ -107,9 +99,9 @@ class ResnikPredictor:
         """Scores (len(cases), len(disease_ids)); a row is all ``-inf`` for an empty case."""
         scores = np.full((len(cases), self._matrices.n_diseases), -np.inf)
         for row, case in enumerate(cases):
-            query = self._resolve(case)
-            if query.terms.size:
-                scores[row] = self._score(query.terms)
+            query = case_terms(self.kb, case)
+            if query.observed.size:
+                scores[row] = self._score(query.observed)
         return scores
 
     # --- Predictor ----------------------------------------------------------------------------
@@ -119,12 +111,12 @@ class ResnikPredictor:
     def predict_batch(self, cases: Sequence[Case], top_k: int = 10) -> list[Prediction]:
         predictions = []
         for case in cases:
-            query = self._resolve(case)
+            query = case_terms(self.kb, case)
             candidates: list[Candidate] = []
-            if query.terms.size:
-                scores = self._score(query.terms)
+            if query.observed.size:
+                scores = self._score(query.observed)
                 candidates = [
-                    self._candidate(query.terms, int(d), rank, float(scores[d]))
+                    self._candidate(query.observed, int(d), rank, float(scores[d]))
                     for rank, d in enumerate(self._top(scores, top_k), start=1)
                 ]
             else:
@@ -143,19 +135,6 @@ class ResnikPredictor:
         return predictions
 
     # --- internals ----------------------------------------------------------------------------
-    def _resolve(self, case: Case) -> _Query:
-        warnings: list[str] = []
-        indices: set[int] = set()
-        for term_id in case.observed:
-            current = self.kb.resolve_id(term_id)
-            if current is None:
-                warnings.append(f"unknown HPO id {term_id} ignored (not in HPO {self.kb.version})")
-                continue
-            if current != term_id:
-                warnings.append(f"HPO id {term_id} replaced by {current}")
-            indices.add(self.kb.term_index[current])
-        return _Query(np.asarray(sorted(indices), dtype=np.int64), warnings)
-
     def _score(self, terms: IntArray) -> FloatArray:
         """Best-match-average score of every disease for one non-empty set of term indices."""
         m = self._matrices

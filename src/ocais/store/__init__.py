@@ -3,7 +3,8 @@
 SQLite file by default, PostgreSQL by URL; schema managed by packaged Alembic migrations.
 """
 
+from ocais.store.queries import CaseFilter
 from ocais.store.repository import Repository
 from ocais.store.results import CaseSummary, IngestRunInfo, StoreStats, UpsertCounts
 
-__all__ = ["CaseSummary", "IngestRunInfo", "Repository", "StoreStats", "UpsertCounts"]
+__all__ = ["CaseFilter", "CaseSummary", "IngestRunInfo", "Repository", "StoreStats", "UpsertCounts"]

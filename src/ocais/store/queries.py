@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, case, exists, func, select
@@ -39,9 +40,47 @@ class CaseFilter:
     synthetic: bool | None = None
     disease_id: str | None = None
     hpo_id: str | None = None
+    sex: str | None = None
+    age_min: float | None = None
+    age_max: float | None = None
+    disease_ids: tuple[str, ...] = ()
+    observed_any: tuple[tuple[str, ...], ...] = ()
+    excluded_any: tuple[tuple[str, ...], ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
+        """SQL conditions. ``observed_any`` / ``excluded_any``: each inner tuple is one
+        requirement met by observing (resp. excluding) any of its ids — callers pass a term
+        with its descendants; ``disease_ids``: any of them is a (non-excluded) diagnosis."""
         where: list[ColumnElement[bool]] = []
+        if self.sex is not None:
+            where.append(C.sex == self.sex)
+        if self.age_min is not None:
+            where.append(C.age_years >= self.age_min)
+        if self.age_max is not None:
+            where.append(C.age_years <= self.age_max)
+        if self.created_from is not None:
+            where.append(C.created_at >= self.created_from)
+        if self.created_to is not None:
+            where.append(C.created_at <= self.created_to)
+        if self.disease_ids:
+            where.append(
+                exists().where(
+                    and_(
+                        D.case_id == C.id,
+                        D.disease_id.in_(self.disease_ids),
+                        D.status != "excluded",
+                    )
+                )
+            )
+        for flag, requirements in ((False, self.observed_any), (True, self.excluded_any)):
+            for ids in requirements:
+                where.append(
+                    exists().where(
+                        and_(O.case_id == C.id, O.hpo_id.in_(ids), O.excluded.is_(flag))
+                    )
+                )
         if self.source_format is not None:
             where.append(C.source_format == self.source_format)
         if self.site is not None:
@@ -71,6 +110,14 @@ class CaseFilter:
 
 def chunks(items: list[Any], size: int = IN_CHUNK) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def case_ids(conn: Connection, where: CaseFilter, limit: int | None = None) -> list[str]:
+    """Ids of the matching cases, oldest first."""
+    stmt = select(C.id).where(*where.clauses()).order_by(C.created_at, C.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [str(row) for row in conn.execute(stmt).scalars()]
 
 
 def count_cases(conn: Connection, where: CaseFilter) -> int:

@@ -249,6 +249,36 @@ class Repository:
                 hint="re-import it from its source",
             ) from exc
 
+    def get_cases(self, case_ids: Sequence[str]) -> list[Case]:
+        """Several stored cases, in the order asked; ids that do not exist are left out."""
+        found: dict[str, Case] = {}
+        with self._reading() as conn:
+            for part in queries.chunks(list(case_ids)):
+                rows = conn.execute(
+                    select(cases_table.c.id, cases_table.c.payload).where(
+                        cases_table.c.id.in_(part)
+                    )
+                )
+                for case_id, payload in rows:
+                    found[case_id] = Case.model_validate(payload)
+        return [found[i] for i in case_ids if i in found]
+
+    def iter_cases(self, batch_size: int = 500) -> Iterator[list[Case]]:
+        """Every stored case, in batches (oldest first)."""
+        ids = self.case_ids(queries.CaseFilter())
+        for part in queries.chunks(ids, batch_size):
+            yield self.get_cases(part)
+
+    def case_ids(self, where: queries.CaseFilter, limit: int | None = None) -> list[str]:
+        """Ids of the cases matching a :class:`~ocais.store.queries.CaseFilter`."""
+        with self._reading() as conn:
+            return queries.case_ids(conn, where, limit)
+
+    def count_matching(self, where: queries.CaseFilter) -> int:
+        """Number of cases matching a :class:`~ocais.store.queries.CaseFilter`."""
+        with self._reading() as conn:
+            return queries.count_cases(conn, where)
+
     def list_cases(
         self,
         *,

@@ -1,0 +1,1 @@
+"""Search: embedders and the search service (semantic + structured filters)."""

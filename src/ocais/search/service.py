@@ -1,0 +1,311 @@
+"""One search call: a semantic query (text, HPO terms or a stored case) + structured filters + k.
+
+The plan: structured filters that the vector index stores as metadata (sex, site, source format,
+synthetic) are applied inside the index; relational ones (age range, diagnosis, phenotype present
+or absent — a term or any of its descendants —, cohort, date) select candidate case ids in the
+store first and restrict the vector search to them. Every hit says why it matched: the filters it
+passed, the phenotypes it shares with the query, and its similarity.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ocais.errors import InvalidRecordError, UnknownTermError
+from ocais.knowledge import KnowledgeBase
+from ocais.schemas import Case, HpoId, PhenotypeObservation, Provenance, Sex
+from ocais.search.base import Embedder
+from ocais.search.embedders import PhenotypeEmbedder
+from ocais.store import CaseFilter, Repository
+from ocais.store.vectors.base import CollectionSpec, VectorIndex
+
+METADATA_KEYS = ("sex", "site", "source_format", "synthetic")
+DEFAULT_COLLECTION = "cases_phenotype"
+
+
+class SearchFilters(BaseModel):
+    """Structured filters, all ANDed. Phenotype filters include descendants of the term."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sex: Sex | None = None
+    age_min: float | None = Field(default=None, ge=0, le=150)
+    age_max: float | None = Field(default=None, ge=0, le=150)
+    diagnoses: list[str] = Field(default_factory=list, description="Any of these disease ids")
+    phenotypes_present: list[HpoId] = Field(default_factory=list)
+    phenotypes_absent: list[HpoId] = Field(
+        default_factory=list, description="Explicitly excluded in the case"
+    )
+    source_format: str | None = None
+    site: str | None = None
+    cohort: str | None = None
+    synthetic: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SearchFilters:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError("age_min is greater than age_max")
+        return self
+
+    def index_filters(self) -> dict[str, Any]:
+        found = {
+            "sex": self.sex.value if self.sex else None,
+            "site": self.site,
+            "source_format": self.source_format,
+            "synthetic": self.synthetic,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+    def needs_store(self) -> bool:
+        return any(
+            (
+                self.age_min is not None,
+                self.age_max is not None,
+                self.diagnoses,
+                self.phenotypes_present,
+                self.phenotypes_absent,
+                self.cohort,
+                self.created_from,
+                self.created_to,
+            )
+        )
+
+
+class SearchQuery(BaseModel):
+    """What to look for: at most one of text, HPO terms or a stored case id; and filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, max_length=100_000)
+    hpo: list[HpoId] = Field(default_factory=list, description="Observed terms of the query")
+    like_case: str | None = Field(default=None, description="Find cases similar to this one")
+    filters: SearchFilters = Field(default_factory=SearchFilters)
+    k: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("text is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SearchQuery:
+        given = sum(bool(x) for x in (self.text, self.hpo, self.like_case))
+        if given > 1:
+            raise ValueError("give at most one of text, hpo and like_case")
+        return self
+
+
+class SearchHit(BaseModel):
+    case_id: str
+    external_id: str | None
+    score: float | None
+    sex: str
+    age_years: float | None
+    diagnoses: list[str]
+    shared_phenotypes: list[dict[str, str]]
+    reasons: list[str]
+
+
+class SearchResult(BaseModel):
+    hits: list[SearchHit]
+    query_phenotypes: list[str] = Field(description="HPO terms the query was understood as")
+    n_candidates: int | None = Field(description="Cases passing the store filters, if any")
+    collection: str
+    took_ms: float
+
+
+class SearchService:
+    """Semantic + contextual search over the store's cases."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        index: VectorIndex,
+        embedder: Embedder,
+        knowledge: KnowledgeBase,
+        collection: str = DEFAULT_COLLECTION,
+    ) -> None:
+        self.repo, self.index, self.embedder, self.kb = repo, index, embedder, knowledge
+        self.collection = collection
+        self.spec = CollectionSpec(
+            name=collection,
+            embedder_id=embedder.id,
+            dimension=embedder.dimension,
+            metric=embedder.metric,
+            metadata_keys=METADATA_KEYS,
+        )
+        index.create_collection(self.spec)
+
+    # --- indexing -----------------------------------------------------------------------------
+    def index_cases(self, cases: Sequence[Case]) -> int:
+        """Embed and (re)index cases; a case's vector is replaced when it changes."""
+        if not cases:
+            return 0
+        vectors = self.embedder.embed_cases(cases)
+        metadata = [
+            {
+                "sex": c.subject.sex.value,
+                "site": c.site,
+                "source_format": c.provenance.source_format,
+                "synthetic": c.synthetic,
+            }
+            for c in cases
+        ]
+        return self.index.upsert(self.collection, [c.id for c in cases], vectors, metadata)
+
+    def reindex(self, batch_size: int = 1000) -> int:
+        """Index every stored case."""
+        return sum(self.index_cases(batch) for batch in self.repo.iter_cases(batch_size))
+
+    # --- searching ----------------------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchResult:
+        started = time.perf_counter()
+        filters = query.filters
+        restrict: list[str] | None = None
+        if filters.needs_store():
+            restrict = self.repo.case_ids(self._store_filter(filters))
+        query_case = self._query_case(query)
+        query_terms = query_case.observed if query_case else []
+        if query_case is None:  # filters only: matching cases, oldest first
+            ids = self.repo.case_ids(self._store_filter(filters), limit=query.k)
+            scored: list[tuple[str, float | None]] = [(i, None) for i in ids]
+        else:
+            hits = self.index.search(
+                self.collection,
+                self._query_vector(query, query_case),
+                query.k + (1 if query.like_case else 0),
+                filters=filters.index_filters(),
+                restrict_to=restrict,
+            )
+            scored = [(h.id, float(h.score)) for h in hits if h.id != query.like_case]
+            scored = scored[: query.k]
+        cases = {c.id: c for c in self.repo.get_cases([i for i, _ in scored])}
+        return SearchResult(
+            hits=[
+                self._hit(cases[i], score, query_terms, filters)
+                for i, score in scored
+                if i in cases
+            ],
+            query_phenotypes=query_terms,
+            n_candidates=None if restrict is None else len(restrict),
+            collection=self.collection,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def _query_vector(self, query: SearchQuery, query_case: Case) -> np.ndarray:
+        if query.text and self.embedder.name != PhenotypeEmbedder.name:
+            return self.embedder.embed_texts([query.text])[0]
+        vector = self.embedder.embed_cases([query_case])[0]
+        if not np.any(vector):
+            raise InvalidRecordError(
+                "no HPO phenotype was recognised in the query",
+                source="query",
+                hint="describe findings in clinical terms, or give HPO ids",
+            )
+        return vector
+
+    def similar_cases(
+        self, case: Case, k: int = 5, filters: SearchFilters | None = None
+    ) -> list[SearchHit]:
+        """Stored cases most similar to ``case`` by phenotype profile (evidence for predictions)."""
+        result = self.search(
+            SearchQuery(hpo=case.observed, filters=filters or SearchFilters(), k=k + 1)
+        )
+        return [h for h in result.hits if h.case_id != case.id][:k]
+
+    def _store_filter(self, filters: SearchFilters) -> CaseFilter:
+        return CaseFilter(
+            source_format=filters.source_format,
+            site=filters.site,
+            cohort=filters.cohort,
+            synthetic=filters.synthetic,
+            sex=filters.sex.value if filters.sex else None,
+            age_min=filters.age_min,
+            age_max=filters.age_max,
+            disease_ids=tuple(filters.diagnoses),
+            observed_any=tuple(self._with_descendants(t) for t in filters.phenotypes_present),
+            excluded_any=tuple(self._with_descendants(t) for t in filters.phenotypes_absent),
+            created_from=filters.created_from,
+            created_to=filters.created_to,
+        )
+
+    def _with_descendants(self, term_id: str) -> tuple[str, ...]:
+        current = self.kb.resolve_id(term_id)
+        if current is None:
+            raise UnknownTermError(f"unknown HPO term {term_id} in a filter")
+        return tuple(self.kb.descendants(current))
+
+    def _query_case(self, query: SearchQuery) -> Case | None:
+        if query.like_case:
+            return self.repo.get_case(query.like_case)
+        observations: list[PhenotypeObservation] = []
+        if query.hpo:
+            for term in query.hpo:
+                if self.kb.resolve_id(term) is None:
+                    raise InvalidRecordError(
+                        f"{term} is not in HPO {self.kb.version}", source="query", field="hpo"
+                    )
+            observations = [PhenotypeObservation(id=t) for t in query.hpo]
+        elif query.text:
+            from ocais.ingest.text import extract_phenotypes, to_observations
+
+            observations = to_observations(extract_phenotypes(query.text, self.kb))
+        else:
+            return None
+        return Case(
+            id="query",
+            phenotypes=observations,
+            provenance=Provenance(source="search query", source_format="query"),
+        )
+
+    def _hit(
+        self, case: Case, score: float | None, query_terms: list[str], filters: SearchFilters
+    ) -> SearchHit:
+        shared = []
+        if query_terms:
+            case_ancestors: set[str] = set()
+            for term in case.observed:
+                current = self.kb.resolve_id(term)
+                if current:
+                    case_ancestors.update(self.kb.ancestors(current))
+            for term in query_terms:
+                current = self.kb.resolve_id(term)
+                if current and current in case_ancestors:
+                    shared.append({"id": current, "label": self.kb.name(current)})
+        reasons = []
+        if score is not None:
+            reasons.append(f"phenotype similarity {score:.3f}")
+        if shared:
+            reasons.append(
+                f"shares {len(shared)} of {len(query_terms)} query phenotypes: "
+                + ", ".join(s["label"] for s in shared[:5])
+            )
+        reasons.extend(_filter_reasons(filters))
+        diagnoses = [d.disease_id for d in case.diagnoses if d.status != "excluded"]
+        return SearchHit(
+            case_id=case.id,
+            external_id=case.external_id,
+            score=None if score is None else round(float(score), 6),
+            sex=case.subject.sex.value,
+            age_years=case.subject.age_years,
+            diagnoses=diagnoses,
+            shared_phenotypes=shared,
+            reasons=reasons,
+        )
+
+
+def _filter_reasons(filters: SearchFilters) -> list[str]:
+    reasons = []
+    for name, value in filters.model_dump(exclude_defaults=True).items():
+        reasons.append(f"matches {name.replace('_', ' ')} = {value}")
+    return reasons

@@ -1,0 +1,1 @@
+"""Vector indexes: the VectorIndex protocol, the embedded backend and pgvector."""
