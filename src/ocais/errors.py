@@ -114,3 +114,9 @@ class NotFoundError(OcaisError, LookupError):
     """A stored object (case, run) does not exist."""
 
     code = "not_found"
+
+
+class VectorIndexError(OcaisError, ValueError):
+    """A vector collection or a request to it is invalid (spec mismatch, dimension, filter)."""
+
+    code = "vector_index_error"

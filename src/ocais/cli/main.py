@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ocais import __version__
-from ocais.cli import cases, knowledge
+from ocais.cli import cases, knowledge, phenotypes
 from ocais.cli.benchmark import benchmark
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.cli.ingest import ingest, runs_app
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(cases.app, name="cases")
+app.add_typer(phenotypes.app, name="phenotypes")
 app.add_typer(runs_app, name="runs")
 app.command("ingest")(ingest)
 app.command("predict")(predict)

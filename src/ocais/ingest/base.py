@@ -72,6 +72,15 @@ def check_size(path: Path, limit: int) -> None:
         )
 
 
+def pseudonymous_source(source: str) -> str:
+    """A file's folder and a hash of its name, for provenance: file names can be a patient's
+    name (Synthea names FHIR files after the patient; clinics name notes after patients), and a
+    case's provenance travels into derived artifacts. Rejects keep the real path for the operator.
+    """
+    path = Path(source)
+    return str(path.parent / f"file-{hashlib.sha256(path.name.encode()).hexdigest()[:16]}")
+
+
 def sha256_text(text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()

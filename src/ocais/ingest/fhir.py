@@ -27,7 +27,13 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from ocais.errors import InvalidRecordError, UnsupportedFormatError
-from ocais.ingest.base import ReaderContext, Record, check_size, sha256_text
+from ocais.ingest.base import (
+    ReaderContext,
+    Record,
+    check_size,
+    pseudonymous_source,
+    sha256_text,
+)
 from ocais.schemas import (
     Case,
     Finding,
@@ -422,7 +428,7 @@ class _Run:
                 site=self.context.site,
                 synthetic=patient.synthetic,
                 provenance=Provenance(
-                    source=_pseudonymous_source(patient.source),
+                    source=pseudonymous_source(patient.source),
                     source_format=FORMAT,
                     record_id=patient.id,
                     record_hash=digest,
@@ -458,14 +464,6 @@ class FhirReader:
             check_size(file, self.context.max_file_bytes)
             yield from run.file(file)
         yield from run.finish()
-
-
-def _pseudonymous_source(source: str) -> str:
-    """The file's folder and a hash of its name: Synthea names files after the patient, and a
-    case's provenance travels into derived artifacts. Rejects keep the real path for the operator.
-    """
-    path = Path(source)
-    return str(path.parent / f"file-{hashlib.sha256(path.name.encode()).hexdigest()[:16]}")
 
 
 def _looks_like_fhir(path: Path) -> bool:

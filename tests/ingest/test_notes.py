@@ -1,0 +1,108 @@
+"""Notes reader: de-identification first, then phenotypes from the scrubbed text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ocais.errors import ConfigError, InvalidRecordError
+from ocais.ingest.base import ReaderContext
+from ocais.ingest.notes import NotesReader, demographics_from_text
+from ocais.schemas import Case, Sex
+
+SECRET = "a-long-random-test-secret-for-notes"
+NOTE = (
+    "Jane Roe (MRN 00123456), a 4-year-old girl, seen 2021-03-04 by Dr. Alan Smith. "
+    "She has had seizures since infancy. No poor vision. Her brother has epilepsy. "
+    "Phone 617-555-0199."
+)
+
+
+@pytest.fixture
+def reader(tiny_kb, monkeypatch: pytest.MonkeyPatch) -> NotesReader:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OCAIS_DEID_SECRET", SECRET)
+    return NotesReader(ReaderContext(site="clinic", terms=tiny_kb))
+
+
+def test_text_file_becomes_a_deidentified_case(reader: NotesReader, tmp_path: Path) -> None:
+    (tmp_path / "jane_roe.txt").write_text(NOTE)
+    [case] = list(reader.read(tmp_path))
+    assert isinstance(case, Case)
+    dumped = case.model_dump_json()
+    for secret in (
+        "Jane",
+        "Roe",
+        "00123456",
+        "Alan",
+        "Smith",
+        "2021-03-04",
+        "555-0199",
+        "jane_roe",
+    ):
+        assert secret not in dumped, secret
+    stored = case.notes[0].text
+    assert "[NAME]" in stored and "[ID]" in stored and "[PHONE]" in stored
+    # seizures observed; "poor vision" negated; the brother's epilepsy is family history
+    assert case.observed == ["HP:0001250"]
+    assert case.excluded == ["HP:0000505"]
+    assert (case.subject.sex, case.subject.age_years) == (Sex.FEMALE, 4.0)
+    mentions = case.provenance.parameters["mentions"]
+    for mention in mentions:  # spans point into the stored, scrubbed note
+        assert stored[mention["start"] : mention["end"]].lower() == mention["text"].lower()
+    assert any(m["family"] for m in mentions)
+    assert case.provenance.parameters["phi_replaced"]["NAME"] >= 2
+    # the same note read again is the same case (same id, same shifted dates)
+    [again] = list(reader.read(tmp_path))
+    assert isinstance(again, Case)
+    assert (again.id, again.notes[0].text) == (case.id, stored)
+
+
+def test_jsonl_notes_with_known_identifiers(reader: NotesReader, tmp_path: Path) -> None:
+    lines = [
+        {
+            "id": "n1",
+            "text": "Kowalczyk reports epilepsy.",
+            "names": ["Anna Kowalczyk"],
+            "sex": "female",
+            "age_years": 30,
+        },
+        {"id": "n2", "text": "   "},
+        "not an object",
+        {"id": "n3", "text": "Grand mal seizure at night."},
+    ]
+    source = tmp_path / "notes.jsonl"
+    source.write_text("\n".join(json.dumps(x) for x in lines) + "\n{broken\n")
+    records = list(reader.read(source))
+    cases = [r for r in records if isinstance(r, Case)]
+    rejects = [r for r in records if isinstance(r, InvalidRecordError)]
+    assert [c.external_id for c in cases] == ["n1", "n3"]
+    assert "Kowalczyk" not in cases[0].notes[0].text
+    assert cases[0].subject.age_years == 30 and cases[0].observed == ["HP:0001250"]
+    assert cases[1].observed == ["HP:0002069"]
+    assert sorted(r.record or "" for r in rejects) == ["line 2", "line 3", "line 5"]
+
+
+def test_missing_secret_is_an_error_of_the_import(tiny_kb, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("OCAIS_DEID_SECRET", raising=False)
+    (tmp_path / "a.txt").write_text("Seizures.")
+    with pytest.raises(ConfigError, match="OCAIS_DEID_SECRET"):
+        list(NotesReader(ReaderContext(terms=tiny_kb)).read(tmp_path))
+
+
+def test_demographics_from_text() -> None:
+    assert demographics_from_text("a 45-year-old man with") == (45.0, Sex.MALE)
+    assert demographics_from_text("A 3 year old boy") == (3.0, Sex.MALE)
+    assert demographics_from_text("no age here") == (None, Sex.UNKNOWN)
+
+
+@pytest.mark.slow
+def test_placeholders_are_not_read_as_abbreviations(real_kb, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """ "MRN [ID]" after scrubbing must not become ID = intellectual disability."""
+    monkeypatch.setenv("OCAIS_DEID_SECRET", SECRET)
+    (tmp_path / "n.txt").write_text("Seen today, MRN 12345678. Recurrent seizures.")
+    [case] = list(NotesReader(ReaderContext(terms=real_kb)).read(tmp_path))
+    assert isinstance(case, Case)
+    assert "[ID]" in case.notes[0].text
+    assert case.observed == ["HP:0001250"]
