@@ -251,7 +251,7 @@ def test_ingest_unknown_format(cli: Cli, source: Path) -> None:
     result = cli("ingest", str(source), "--format", "nonsense")
     assert result.exit_code == 2
     assert "unknown format 'nonsense'" in result.stderr
-    assert "['auto', 'fhir', 'phenopacket', 'synthea-csv']" in result.stderr
+    assert "['auto', 'fhir', 'phenopacket', 'synthea-csv', 'text']" in result.stderr
     assert cli.json("runs", "list") == []  # refused before a run was started
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ocais.cli.context import console, emit_json, err_console, fail, state
+from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.errors import ImportAbortedError, OcaisError
 from ocais.ingest import ReaderContext, available_readers
 from ocais.store.importer import ImportReport, import_path
@@ -89,8 +89,9 @@ def ingest(
         raise fail(exc) from exc
     if rejects is not None:
         _write_rejects(rejects, report.rejects)
+    indexed = _index_run(cli, report.run_id) if report.n_inserted + report.n_updated else 0
     if cli.json_output:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "indexed": indexed})
         return
     _print_rejects(report.rejects)
     console.print(
@@ -104,6 +105,21 @@ def ingest(
             f"[yellow]{report.n_term_issues:,} HPO ids were replaced (obsolete) or are unknown "
             f"to HPO {cli.knowledge.version}[/]; see `ocais cases show ID` for each case."
         )
+
+
+def _index_run(cli: CliState, run_id: str) -> int:
+    """Add the run's new and changed cases to the search index."""
+    from ocais.cli.search import search_service
+
+    try:
+        with err_console.status("Indexing for search…"):
+            return search_service(cli).index_run(run_id)
+    except OcaisError as exc:
+        err_console.print(
+            f"[yellow]imported, but not indexed for search: {escape(str(exc))}[/] "
+            "(run `ocais reindex`)"
+        )
+        return 0
 
 
 def _print_rejects(rejects: list[dict[str, object]], limit: int = 10) -> None:

@@ -10,11 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ocais import __version__
-from ocais.cli import cases, knowledge, phenotypes
+from ocais.cli import cases, knowledge, phenotypes, serve, users
 from ocais.cli.benchmark import benchmark
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.cli.ingest import ingest, runs_app
 from ocais.cli.predict import predict
+from ocais.cli.search import reindex, search
 from ocais.config import load_settings
 from ocais.errors import OcaisError
 
@@ -27,10 +28,15 @@ app = typer.Typer(
 app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(cases.app, name="cases")
 app.add_typer(phenotypes.app, name="phenotypes")
+app.add_typer(users.app, name="users")
+app.add_typer(serve.report_app, name="report")
 app.add_typer(runs_app, name="runs")
 app.command("ingest")(ingest)
 app.command("predict")(predict)
 app.command("benchmark")(benchmark)
+app.command("search")(search)
+app.command("reindex")(reindex)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

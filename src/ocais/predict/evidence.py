@@ -1,7 +1,7 @@
 """Why a disease is a candidate, and which phenotype to check next.
 
-Evidence is computed only for the few returned candidates, so small Python loops over one
-disease's annotations are fine here (ranking itself is vectorized).
+Evidence is computed only for the few returned candidates, with array operations over each
+candidate's annotations and the case's terms (what all candidates share is computed once).
 
 "What to check next" follows the expected information gain of asking about one phenotype
 (e.g. Buzan & others' sequential diagnosis; Köhler et al. 2009 discuss it for HPO): with the
@@ -11,7 +11,7 @@ gain of q is H(p) − [P(q)·H(p | q) + P(¬q)·H(p | ¬q)].
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,34 +31,71 @@ def _row(matrix: Any, row: int) -> tuple[np.ndarray, np.ndarray]:
     return matrix.indices[start:end], matrix.data[start:end]
 
 
-def candidate_evidence(ranker: PhenotypeRanker, terms: CaseTerms, row: int) -> dict[str, Any]:
+@dataclass
+class CaseContext:
+    """What the evidence of every candidate of one case shares (computed once per case)."""
+
+    observed: list[int]
+    excluded: list[int]
+    touched: np.ndarray  # bool per term: an ancestor or descendant of a reported term
+    observed_lr: dict[int, np.ndarray]  # per observed term, log LR for every disease
+    ancestor_masks: dict[int, np.ndarray]  # per observed term, bool per term: its ancestors
+    scratch: np.ndarray  # a reusable all-False bool per term
+
+
+def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
+    reported = np.concatenate([terms.observed, terms.excluded])
+    touched = np.zeros(len(ranker.kb.term_ids), dtype=bool)
+    desc_ptr, desc_idx = ranker.kb.descendant_csr
+    for q in reported.tolist():
+        touched[ranker.ancestors(q)] = True
+        touched[desc_idx[desc_ptr[q] : desc_ptr[q + 1]]] = True
+    observed = terms.observed.tolist()
+    masks = {}
+    for q in observed:
+        mask = np.zeros(len(ranker.kb.term_ids), dtype=bool)
+        mask[ranker.ancestors(q)] = True
+        masks[q] = mask
+    return CaseContext(
+        observed=observed,
+        excluded=terms.excluded.tolist(),
+        touched=touched,
+        observed_lr={q: ranker.observed_log_lr(q) for q in observed},
+        ancestor_masks=masks,
+        scratch=np.zeros(len(ranker.kb.term_ids), dtype=bool),
+    )
+
+
+def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) -> dict[str, Any]:
     """Matched, unexplained, missing and conflicting phenotypes of one candidate disease."""
     kb = ranker.kb
     names = kb.term_names
+    ic = ranker._ic
+    lam = ranker.options.specificity_penalty
+    desc_ptr, desc_idx = kb.descendant_csr
     disease_terms, frequencies = _row(ranker.matrices.direct, row)
-    freq_of = dict(zip(disease_terms.tolist(), frequencies.tolist(), strict=True))
-    disease_anc = {t: set(ranker.ancestors(t).tolist()) for t in freq_of}
-    closure_row = dict(zip(*(x.tolist() for x in _row(ranker._closure_rows, row)), strict=True))
-    lam, ic = ranker.options.specificity_penalty, ranker._ic
+    closure_terms, closure_freq = _row(ranker._closure_rows, row)
     matched, unexplained = [], []
-    for q in terms.observed.tolist():
-        log_lr = float(ranker.observed_log_lr(q)[row])
-        links = [a for a in ranker.ancestors(q).tolist() if a in closure_row]
-        if not links or log_lr <= ranker._log_floor + 1e-9:
+    for q in context.observed:
+        log_lr = float(context.observed_lr[q][row])
+        linked = context.ancestor_masks[q][closure_terms]
+        if log_lr <= ranker._log_floor + 1e-9 or not linked.any():
             unexplained.append({"id": kb.term_ids[q], "label": names[q]})
             continue
-        # the ancestor that gave the likelihood ratio, then the annotation under it
-        # ties (equal IC along a chain): the deepest ancestor, i.e. the most specific link
-        link = max(
-            links,
-            key=lambda a: (
-                round(float(math.log(closure_row[a]) + (1 + lam) * ic[a]), 9),
-                a == q,
-                ranker.ancestors(a).size,
-            ),
-        )
-        under = [t for t, t_anc in disease_anc.items() if link in t_anc]
-        t = max(under, key=lambda x: (freq_of[x], x == q, x == link))
+        # the ancestor that gave the likelihood ratio; on ties (equal IC along a chain) the
+        # deepest one, i.e. the most specific link
+        links, link_freq = closure_terms[linked], closure_freq[linked]
+        weight = np.round(np.log(link_freq) + (1 + lam) * ic[links], 9)
+        depth = ranker.depth[links]
+        link = int(links[np.lexsort((depth, links == q, weight))[-1]])
+        # the annotation under that ancestor: the most frequent one (the link itself first)
+        below = desc_idx[desc_ptr[link] : desc_ptr[link + 1]]
+        context.scratch[below] = True
+        under = context.scratch[disease_terms]
+        context.scratch[below] = False
+        candidates, candidate_freq = disease_terms[under], frequencies[under]
+        pick = np.lexsort((-candidates, candidates == link, candidates == q, candidate_freq))[-1]
+        t, frequency = int(candidates[pick]), float(candidate_freq[pick])
         if link == q:
             relation = "exact" if t == q else "patient term is broader"
         else:
@@ -69,32 +106,34 @@ def candidate_evidence(ranker: PhenotypeRanker, terms: CaseTerms, row: int) -> d
                 "patient_label": names[q],
                 "disease_term": kb.term_ids[t],
                 "disease_label": names[t],
-                "frequency": round(freq_of[t], 3),
+                "frequency": round(frequency, 3),
                 "relation": relation,
                 "log_lr": round(log_lr, 3),
             }
         )
-    touched = set()
-    for q in np.concatenate([terms.observed, terms.excluded]).tolist():
-        touched.update(ranker.ancestors(q).tolist())
-    reported = set(np.concatenate([terms.observed, terms.excluded]).tolist())
+    expected = (frequencies >= FREQUENT) & ~context.touched[disease_terms]
+    order = np.argsort(-frequencies[expected], kind="stable")[:8]
     missing = [
-        {"id": kb.term_ids[t], "label": names[t], "frequency": round(f, 3)}
-        for t, f in sorted(freq_of.items(), key=lambda item: -item[1])
-        if f >= FREQUENT and t not in touched and not (disease_anc[t] & reported)
-    ][:8]
+        {"id": kb.term_ids[t], "label": names[t], "frequency": round(float(f), 3)}
+        for t, f in zip(
+            disease_terms[expected][order].tolist(),
+            frequencies[expected][order].tolist(),
+            strict=True,
+        )
+    ]
+    closure_of = dict(zip(closure_terms.tolist(), closure_freq.tolist(), strict=True))
     conflicts = [
         {
             "id": kb.term_ids[q],
             "label": names[q],
-            "frequency": round(float(closure_row[q]), 3),
+            "frequency": round(closure_of[q], 3),
             "reason": "excluded in the patient, annotated to the disease",
         }
-        for q in terms.excluded.tolist()
-        if closure_row.get(q, 0.0) >= FREQUENT
+        for q in context.excluded
+        if closure_of.get(q, 0.0) >= FREQUENT
     ]
     negated = ranker.matrices.negated
-    for q in terms.observed.tolist():
+    for q in context.observed:
         for a in ranker.ancestors(q).tolist():
             rows = negated.indices[negated.indptr[a] : negated.indptr[a + 1]]
             if row in rows:
@@ -129,7 +168,8 @@ def next_phenotypes(
     limit: int = 5,
 ) -> list[NextPhenotype]:
     """Phenotypes whose presence or absence best separates the top candidates."""
-    top = np.argsort(-posterior, kind="stable")[:n_candidates]
+    pool = np.argpartition(-posterior, min(n_candidates, posterior.size) - 1)[:n_candidates]
+    top = pool[np.argsort(-posterior[pool], kind="stable")]
     weights = posterior[top] / posterior[top].sum()
     if weights.size < 2 or not np.isfinite(weights).all():
         return []

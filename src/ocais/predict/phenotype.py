@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ocais import __version__
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.demographics import Demographics
-from ocais.predict.evidence import candidate_evidence, next_phenotypes
+from ocais.predict.evidence import candidate_evidence, case_context, next_phenotypes
 from ocais.predict.matrices import DEFAULT_NAMESPACES, DiseaseMatrices, build_matrices
 from ocais.predict.terms import CaseTerms, case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
@@ -100,6 +100,7 @@ class PhenotypeRanker:
         unreported.data = np.log1p(-opts.unreported_penalty * np.minimum(unreported.data, 1.0))
         self._unreported = unreported.tocsr()
         self._desc_ptr, self._desc_idx = knowledge.descendant_csr
+        self.depth = np.diff(self._anc_ptr)  # number of ancestors: deeper terms have more
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
 
@@ -211,6 +212,7 @@ class PhenotypeRanker:
         else:
             order = _top(scores, top_k, self.matrices.disease_ids)
             posterior = self.probabilities(scores)[0]
+            context = case_context(self, terms)
             for rank, row in enumerate(order, start=1):
                 candidates.append(
                     Candidate(
@@ -219,7 +221,7 @@ class PhenotypeRanker:
                         rank=rank,
                         score=round(float(scores[row]), 6),
                         probability=float(posterior[row]),
-                        evidence=candidate_evidence(self, terms, int(row)),
+                        evidence=candidate_evidence(self, context, int(row)),
                     )
                 )
             questions = next_phenotypes(self, terms, posterior)

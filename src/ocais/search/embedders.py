@@ -94,13 +94,20 @@ class PhenotypeEmbedder:
                 result[row] = weights @ self._projection[terms]
         return _normalize(result)
 
+    @cached_property
+    def recognizer(self) -> Any:
+        """The concept recognizer that reads texts (built on first use, about a second)."""
+        from ocais.ingest.text import ConceptRecognizer
+
+        return ConceptRecognizer(self.kb)
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         from ocais.ingest.text import extract_phenotypes, to_observations
 
         cases = []
         for text in texts:
             observations: list[PhenotypeObservation] = to_observations(
-                extract_phenotypes(text, self.kb)
+                extract_phenotypes(text, self.recognizer)
             )
             cases.append(
                 Case(
@@ -157,7 +164,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        getter = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        return int(getter())
 
     @property
     def metric(self) -> Metric:

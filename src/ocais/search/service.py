@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -143,8 +144,16 @@ class SearchService:
             dimension=embedder.dimension,
             metric=embedder.metric,
             metadata_keys=METADATA_KEYS,
+            metadata_types={"synthetic": "bool"},
         )
         index.create_collection(self.spec)
+
+    @cached_property
+    def recognizer(self) -> Any:
+        """Reads free-text queries (built on first use)."""
+        from ocais.ingest.text import ConceptRecognizer
+
+        return ConceptRecognizer(self.kb)
 
     # --- indexing -----------------------------------------------------------------------------
     def index_cases(self, cases: Sequence[Case]) -> int:
@@ -162,6 +171,14 @@ class SearchService:
             for c in cases
         ]
         return self.index.upsert(self.collection, [c.id for c in cases], vectors, metadata)
+
+    def index_run(self, run_id: str, batch_size: int = 1000) -> int:
+        """Index the cases an ingest run inserted or updated."""
+        ids = self.repo.case_ids(CaseFilter(ingest_run_id=run_id))
+        return sum(
+            self.index_cases(self.repo.get_cases(ids[i : i + batch_size]))
+            for i in range(0, len(ids), batch_size)
+        )
 
     def reindex(self, batch_size: int = 1000) -> int:
         """Index every stored case."""
@@ -259,7 +276,7 @@ class SearchService:
         elif query.text:
             from ocais.ingest.text import extract_phenotypes, to_observations
 
-            observations = to_observations(extract_phenotypes(query.text, self.kb))
+            observations = to_observations(extract_phenotypes(query.text, self.recognizer))
         else:
             return None
         return Case(

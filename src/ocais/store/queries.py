@@ -48,6 +48,7 @@ class CaseFilter:
     excluded_any: tuple[tuple[str, ...], ...] = ()
     created_from: datetime | None = None
     created_to: datetime | None = None
+    ingest_run_id: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """SQL conditions. ``observed_any`` / ``excluded_any``: each inner tuple is one
@@ -60,6 +61,8 @@ class CaseFilter:
             where.append(C.age_years >= self.age_min)
         if self.age_max is not None:
             where.append(C.age_years <= self.age_max)
+        if self.ingest_run_id is not None:
+            where.append(C.ingest_run_id == self.ingest_run_id)
         if self.created_from is not None:
             where.append(C.created_at >= self.created_from)
         if self.created_to is not None:
@@ -77,9 +80,7 @@ class CaseFilter:
         for flag, requirements in ((False, self.observed_any), (True, self.excluded_any)):
             for ids in requirements:
                 where.append(
-                    exists().where(
-                        and_(O.case_id == C.id, O.hpo_id.in_(ids), O.excluded.is_(flag))
-                    )
+                    exists().where(and_(O.case_id == C.id, O.hpo_id.in_(ids), O.excluded.is_(flag)))
                 )
         if self.source_format is not None:
             where.append(C.source_format == self.source_format)

@@ -1,0 +1,136 @@
+"""``create_app(settings)``: the FastAPI application, built from settings, with no global state.
+
+Everything (knowledge, store, predictor, accounts, search) is built in the app's lifespan — or
+taken from the keyword arguments, which tests and embedding applications use — and kept on
+``app.state.services``. ``app_from_env`` is the factory ``uvicorn --factory`` calls in each worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from ocais import __version__
+from ocais.config import Settings, load_settings
+from ocais.knowledge import KnowledgeBase, load_knowledge
+from ocais.predict.base import Predictor
+from ocais.search.service import SearchService
+from ocais.serve import page
+from ocais.serve.casework import NoteScrubber, default_note_scrubber
+from ocais.serve.errors import install_error_handlers
+from ocais.serve.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ocais.serve.predicting import TextExtractor, default_text_extractor
+from ocais.serve.routes import api_router
+from ocais.serve.searching import open_search
+from ocais.serve.services import Services, build_services
+from ocais.serve.settings import ServeSettings, load_serve_settings
+from ocais.store import Repository
+
+logger = logging.getLogger("ocais.serve")
+
+DESCRIPTION = (
+    "Differential diagnosis support over HPO phenotypes, a de-identified case store, similar-"
+    "case search and feedback. Authenticate with `Authorization: Bearer <API key>` or a session "
+    "from `POST /api/v1/session`. Every error has the body "
+    '`{"error": {"code", "message", "hint", "request_id", "details"}}`. '
+    "Supports, and does not replace, clinical judgement."
+)
+
+_UNSET: Any = object()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    serve: ServeSettings | None = None,
+    knowledge: KnowledgeBase | None = None,
+    repo: Repository | None = None,
+    predictor: Predictor | None = None,
+    search: SearchService | None = _UNSET,
+    text_extractor: TextExtractor | None = _UNSET,
+    note_scrubber: NoteScrubber | None = _UNSET,
+) -> FastAPI:
+    """The API app. Knowledge, store, predictor and search default to what ``settings`` name.
+
+    ``search``, ``text_extractor`` and ``note_scrubber`` default to the installed backends
+    (the store's vector index, ``ocais.ingest.text``, ``ocais.ingest.deid``); pass ``None`` to
+    turn one off. A ``repo`` passed in is not closed when the app stops.
+    """
+    serve_settings = serve if serve is not None else load_serve_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kb = knowledge or load_knowledge(settings.resolved_hpo_dir, settings.resolved_cache_dir)
+        store = repo or Repository.open(settings.resolved_store_url)
+        try:
+            services = build_services(
+                settings,
+                serve_settings,
+                knowledge=kb,
+                repo=store,
+                owns_repo=repo is None,
+                predictor=predictor,
+                search=open_search(settings, store, kb) if search is _UNSET else search,
+                extractor=(
+                    default_text_extractor(kb) if text_extractor is _UNSET else text_extractor
+                ),
+                scrubber=default_note_scrubber() if note_scrubber is _UNSET else note_scrubber,
+            )
+        except BaseException:
+            if repo is None:
+                store.close()
+            raise
+        app.state.services = services
+        logger.info("ocais %s serving (HPO %s, store %s)", __version__, kb.version, store.url)
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="OCAIS API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router())
+    app.include_router(page.router)
+    if page.STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    if serve_settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=serve_settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Request-ID"],
+        )
+    app.add_middleware(BodyLimitMiddleware, limit=serve_settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, audit=_audit_sink(app) if serve_settings.audit else None
+    )
+    return app
+
+
+def _audit_sink(app: FastAPI) -> Any:
+    def write(entry: dict[str, Any]) -> None:
+        services: Services | None = getattr(app.state, "services", None)
+        if services is not None:
+            services.writer.write_audit(entry)
+
+    return write
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory ocais.serve.app:app_from_env`` (settings from OCAIS_*)."""
+    return create_app(load_settings(), serve=load_serve_settings())

@@ -1,0 +1,215 @@
+"""Predictions served by the API: free text → phenotypes → differential, stored for feedback.
+
+What is stored for every prediction: who, when, the HPO ids (observed / excluded), sex, age,
+``top_k``, the candidates' ids, ranks, scores and probabilities, the predictor and the knowledge
+version. Never the text. Identical inputs are answered from a small per-worker LRU cache: the
+predictor is deterministic (its contract), so the answer is the same, just faster.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ocais.errors import InputTooLargeError, InvalidRecordError, UnknownTermError
+from ocais.knowledge import KnowledgeBase
+from ocais.predict.base import Predictor
+from ocais.schemas import Case, PhenotypeObservation, Prediction, Provenance, Sex, Subject
+from ocais.serve.schemas.predict import MentionOut, PredictInputOut, PredictRequest
+from ocais.store.service_models import PredictionRecord
+
+#: Free text → (mentions, observations). Built from ``ocais.ingest.text`` by default.
+TextExtractor = Callable[[str], tuple[list[MentionOut], list[PhenotypeObservation]]]
+
+CacheKey = tuple[tuple[str, ...], tuple[str, ...], str, float | None, int]
+
+
+def default_text_extractor(knowledge: KnowledgeBase) -> TextExtractor | None:
+    """The concept recognizer of ``ocais.ingest.text`` (built once), or ``None`` without it."""
+    try:
+        from ocais.ingest.text import ConceptRecognizer, extract_phenotypes, to_observations
+    except ImportError:
+        return None
+    recognizer = ConceptRecognizer(knowledge)
+
+    def extract(text: str) -> tuple[list[MentionOut], list[PhenotypeObservation]]:
+        found: Sequence[Any] = extract_phenotypes(text, recognizer, max_chars=len(text) + 1)
+        mentions = [
+            MentionOut(
+                id=m.id,
+                label=m.label,
+                text=m.text,
+                start=m.start,
+                end=m.end,
+                excluded=bool(m.excluded),
+                family=bool(m.family),
+                uncertain=bool(m.uncertain),
+            )
+            for m in found
+        ]
+        return mentions, list(to_observations(found))
+
+    return extract
+
+
+@dataclass(frozen=True)
+class ServedPrediction:
+    """A prediction with its stored id, the mentions found in the text and its JSON."""
+
+    prediction_id: str
+    mentions: list[MentionOut] | None
+    input: PredictInputOut
+    prediction: Prediction
+    prediction_json: str
+
+
+class PredictionService:
+    """Runs the predictor for API requests and stores every prediction (through ``save``)."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        knowledge: KnowledgeBase,
+        save: Callable[[PredictionRecord], None],
+        *,
+        extractor: TextExtractor | None,
+        max_text_chars: int,
+        max_top_k: int,
+        cache_size: int = 2048,
+    ) -> None:
+        self.predictor = predictor
+        self.kb = knowledge
+        self.save = save
+        self.extractor = extractor
+        self.max_text_chars = max_text_chars
+        self.max_top_k = max_top_k
+        self.cache_size = cache_size
+        self._cache: OrderedDict[CacheKey, tuple[Prediction, str]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        # predictors keep per-term caches that are not safe to mutate from several threads
+        self._predict_lock = threading.Lock()
+
+    def predict(self, request: PredictRequest, *, user_id: str) -> ServedPrediction:
+        """Predict, store the prediction, and return it with its id."""
+        if request.top_k > self.max_top_k:
+            raise InvalidRecordError(
+                f"top_k is {request.top_k}, the largest allowed is {self.max_top_k}",
+                source="request",
+                field="top_k",
+            )
+        observations = [
+            PhenotypeObservation(id=p.id, excluded=p.excluded)
+            for p in (request.case.phenotypes if request.case else [])
+        ]
+        mentions = None
+        if request.text is not None:
+            mentions, found = self._extract(request.text)
+            observations.extend(found)
+        sex = request.case.sex if request.case else Sex.UNKNOWN
+        age = request.case.age_years if request.case else None
+        observed, excluded = self._resolve(observations, from_text=request.text is not None)
+        prediction, prediction_json = self._predict(observed, excluded, sex, age, request.top_k)
+        record = PredictionRecord(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            created_at=datetime.now(UTC),
+            input_kind="text" if request.case is None else "case" if not request.text else "both",
+            observed=list(observed),
+            excluded=list(excluded),
+            sex=sex.value,
+            age_years=age,
+            top_k=request.top_k,
+            predictor=prediction.predictor,
+            knowledge_version=self.kb.version,
+            candidates=[
+                {
+                    "disease_id": c.disease_id,
+                    "rank": c.rank,
+                    "score": c.score,
+                    "probability": c.probability,
+                }
+                for c in prediction.candidates
+            ],
+        )
+        self.save(record)
+        return ServedPrediction(
+            prediction_id=record.id,
+            mentions=mentions,
+            input=PredictInputOut(
+                observed=list(observed), excluded=list(excluded), sex=sex, age_years=age
+            ),
+            prediction=prediction,
+            prediction_json=prediction_json,
+        )
+
+    def _extract(self, text: str) -> tuple[list[MentionOut], list[PhenotypeObservation]]:
+        if len(text) > self.max_text_chars:
+            raise InputTooLargeError(
+                f"the text has {len(text):,} characters, more than {self.max_text_chars:,}",
+                hint="send the relevant part of the note (OCAIS_SERVE_MAX_TEXT_CHARS)",
+            )
+        if self.extractor is None:
+            raise InvalidRecordError(
+                "free text is not supported by this installation (no concept recognizer)",
+                source="request",
+                field="text",
+                hint="send HPO ids in 'case' instead",
+            )
+        return self.extractor(text)
+
+    def _resolve(
+        self, observations: Sequence[PhenotypeObservation], *, from_text: bool
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Observed and excluded ids (sorted, unique; excluded wins over nothing else)."""
+        observed = sorted({o.id for o in observations if not o.excluded})
+        excluded = sorted({o.id for o in observations if o.excluded} - set(observed))
+        if observed and not any(self.kb.resolve_id(t) is not None for t in observed):
+            raise UnknownTermError(
+                f"none of the observed terms is in HPO {self.kb.version}: {', '.join(observed)}",
+                hint="check the ids with /api/v1/knowledge/terms",
+            )
+        if not observed:
+            nothing = "no HPO phenotype was recognised in the text" if from_text else ""
+            raise InvalidRecordError(
+                nothing or "no observed phenotype: at least one present finding is needed",
+                source="request",
+                field="text" if from_text else "case.phenotypes",
+                hint="describe findings in clinical terms, or send HPO ids in 'case'",
+            )
+        return tuple(observed), tuple(excluded)
+
+    def _predict(
+        self,
+        observed: tuple[str, ...],
+        excluded: tuple[str, ...],
+        sex: Sex,
+        age: float | None,
+        top_k: int,
+    ) -> tuple[Prediction, str]:
+        key: CacheKey = (observed, excluded, sex.value, age, top_k)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        case = Case(
+            id="api",
+            subject=Subject(sex=sex, age_years=age),
+            phenotypes=[PhenotypeObservation(id=t) for t in observed]
+            + [PhenotypeObservation(id=t, excluded=True) for t in excluded],
+            provenance=Provenance(source="api", source_format="api"),
+        )
+        with self._predict_lock:
+            prediction = self.predictor.predict(case, top_k)
+        result = (prediction, prediction.model_dump_json())
+        if self.cache_size:
+            with self._cache_lock:
+                self._cache[key] = result
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return result

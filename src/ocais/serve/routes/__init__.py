@@ -1,0 +1,39 @@
+"""The API's routers, one module per resource; each route is a thin call into the library."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ocais.serve.middleware import API_PREFIX
+
+
+def api_router() -> APIRouter:
+    """All v1 routes under ``/api/v1``."""
+    from ocais.serve.routes import (
+        audit,
+        cases,
+        feedback,
+        health,
+        knowledge,
+        predict,
+        reports,
+        search,
+        session,
+        users,
+    )
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (
+        health,
+        session,
+        predict,
+        cases,
+        search,
+        knowledge,
+        feedback,
+        reports,
+        users,
+        audit,
+    ):
+        api.include_router(module.router)
+    return api

@@ -1,0 +1,29 @@
+"""``POST /api/v1/search``: similar cases by phenotype, text or case, with structured filters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ocais.search.service import SearchQuery, SearchResult
+from ocais.serve.deps import Reader, ServicesDep, audit
+from ocais.serve.errors import ApiError
+from ocais.serve.schemas.common import ERROR_RESPONSES
+
+router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+
+
+@router.post("/search", name="search", response_model=SearchResult)
+def search(
+    body: SearchQuery, request: Request, services: ServicesDep, principal: Reader
+) -> SearchResult:
+    """One call: a query (text, HPO terms or a stored case) + filters + k. Each hit says why."""
+    if services.search is None:
+        raise ApiError(
+            503,
+            "search_unavailable",
+            "search is not available on this installation",
+            hint="the vector index backend (ocais.store.vectors) could not be opened",
+        )
+    if body.like_case:
+        audit(request, case_id=body.like_case)
+    return services.search.search(body)

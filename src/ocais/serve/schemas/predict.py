@@ -1,0 +1,82 @@
+"""Bodies of ``POST /api/v1/predict``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ocais.schemas import HpoId, Prediction, Sex
+from ocais.serve.schemas.common import Strict
+
+MAX_PHENOTYPES = 500
+
+
+class PhenotypeInput(Strict):
+    id: HpoId = Field(description="HPO id, e.g. HP:0001250")
+    excluded: bool = Field(default=False, description="True: explicitly absent in the patient")
+
+
+class CaseInput(Strict):
+    """A case as structured data: phenotypes, sex, age. No identifiers, no text."""
+
+    phenotypes: list[PhenotypeInput] = Field(default_factory=list, max_length=MAX_PHENOTYPES)
+    sex: Sex = Sex.UNKNOWN
+    age_years: float | None = Field(default=None, ge=0, le=150)
+
+
+class PredictRequest(Strict):
+    """Free text, a structured case, or both (their phenotypes are merged)."""
+
+    # the text is kept exactly as sent: mention offsets index into it
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    text: str | None = Field(
+        default=None,
+        description="Clinical free text; phenotypes are recognised in it (negation aware). "
+        "The text is never stored or logged.",
+    )
+    case: CaseInput | None = None
+    top_k: int = Field(default=10, ge=1, description="Candidates to return")
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("text is empty: describe the patient's findings")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_predict(self) -> PredictRequest:
+        if self.text is None and self.case is None:
+            raise ValueError("give text, case, or both")
+        return self
+
+
+class MentionOut(BaseModel):
+    """A phenotype recognised in the text: the span, its HPO term and its context flags."""
+
+    id: str
+    label: str
+    text: str
+    start: int
+    end: int
+    excluded: bool = False
+    family: bool = False
+    uncertain: bool = False
+
+
+class PredictInputOut(BaseModel):
+    """What the prediction was made from (and stored with it): HPO ids, sex and age."""
+
+    observed: list[str]
+    excluded: list[str]
+    sex: Sex
+    age_years: float | None
+
+
+class PredictResponse(BaseModel):
+    prediction_id: str = Field(description="Give it with feedback on this prediction")
+    mentions: list[MentionOut] | None = Field(
+        default=None, description="Phenotypes recognised in the text (when text was given)"
+    )
+    input: PredictInputOut
+    prediction: Prediction
