@@ -44,9 +44,12 @@ BATCH = 50_000
 MAINTENANCE_WORK_MEM = "8GB"
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Current (``VmRSS``) or peak (``VmHWM``) resident memory of this process, in MB.
+
+    (``ru_maxrss`` would carry the parent's peak over ``exec``.)"""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -255,7 +258,7 @@ def query_phase(args: argparse.Namespace) -> None:
         }
     out["rss_mb"] = rss_mb()
     out["rss_index_mb"] = rss_mb() - rss_before
-    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = rss_mb("VmHWM")
     index.close()
     print(json.dumps(out))
 

@@ -38,9 +38,6 @@ class CaseContext:
     observed: list[int]
     excluded: list[int]
     touched: np.ndarray  # bool per term: an ancestor or descendant of a reported term
-    observed_lr: dict[int, np.ndarray]  # per observed term, log LR for every disease
-    ancestor_masks: dict[int, np.ndarray]  # per observed term, bool per term: its ancestors
-    scratch: np.ndarray  # a reusable all-False bool per term
 
 
 def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
@@ -50,19 +47,8 @@ def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
     for q in reported.tolist():
         touched[ranker.ancestors(q)] = True
         touched[desc_idx[desc_ptr[q] : desc_ptr[q + 1]]] = True
-    observed = terms.observed.tolist()
-    masks = {}
-    for q in observed:
-        mask = np.zeros(len(ranker.kb.term_ids), dtype=bool)
-        mask[ranker.ancestors(q)] = True
-        masks[q] = mask
     return CaseContext(
-        observed=observed,
-        excluded=terms.excluded.tolist(),
-        touched=touched,
-        observed_lr={q: ranker.observed_log_lr(q) for q in observed},
-        ancestor_masks=masks,
-        scratch=np.zeros(len(ranker.kb.term_ids), dtype=bool),
+        observed=terms.observed.tolist(), excluded=terms.excluded.tolist(), touched=touched
     )
 
 
@@ -70,47 +56,15 @@ def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) 
     """Matched, unexplained, missing and conflicting phenotypes of one candidate disease."""
     kb = ranker.kb
     names = kb.term_names
-    ic = ranker._ic
-    lam = ranker.options.specificity_penalty
-    desc_ptr, desc_idx = kb.descendant_csr
     disease_terms, frequencies = _row(ranker.matrices.direct, row)
     closure_terms, closure_freq = _row(ranker._closure_rows, row)
     matched, unexplained = [], []
     for q in context.observed:
-        log_lr = float(context.observed_lr[q][row])
-        linked = context.ancestor_masks[q][closure_terms]
-        if log_lr <= ranker._log_floor + 1e-9 or not linked.any():
+        entry = ranker.match_evidence(q, row)
+        if entry is None:
             unexplained.append({"id": kb.term_ids[q], "label": names[q]})
-            continue
-        # the ancestor that gave the likelihood ratio; on ties (equal IC along a chain) the
-        # deepest one, i.e. the most specific link
-        links, link_freq = closure_terms[linked], closure_freq[linked]
-        weight = np.round(np.log(link_freq) + (1 + lam) * ic[links], 9)
-        depth = ranker.depth[links]
-        link = int(links[np.lexsort((depth, links == q, weight))[-1]])
-        # the annotation under that ancestor: the most frequent one (the link itself first)
-        below = desc_idx[desc_ptr[link] : desc_ptr[link + 1]]
-        context.scratch[below] = True
-        under = context.scratch[disease_terms]
-        context.scratch[below] = False
-        candidates, candidate_freq = disease_terms[under], frequencies[under]
-        pick = np.lexsort((-candidates, candidates == link, candidates == q, candidate_freq))[-1]
-        t, frequency = int(candidates[pick]), float(candidate_freq[pick])
-        if link == q:
-            relation = "exact" if t == q else "patient term is broader"
         else:
-            relation = "patient term is more specific" if t == link else "related"
-        matched.append(
-            {
-                "patient_term": kb.term_ids[q],
-                "patient_label": names[q],
-                "disease_term": kb.term_ids[t],
-                "disease_label": names[t],
-                "frequency": round(frequency, 3),
-                "relation": relation,
-                "log_lr": round(log_lr, 3),
-            }
-        )
+            matched.append(dict(entry))  # a copy: the cached entry stays as computed
     expected = (frequencies >= FREQUENT) & ~context.touched[disease_terms]
     order = np.argsort(-frequencies[expected], kind="stable")[:8]
     missing = [
@@ -154,6 +108,47 @@ def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) 
     }
 
 
+def match_evidence(ranker: PhenotypeRanker, q: int, row: int) -> dict[str, Any] | None:
+    """How disease ``row`` explains observed term ``q``: the annotation behind its likelihood
+    ratio and their relation; ``None`` when it does not (the LR is at the noise floor).
+    Depends on (q, row) only, so the ranker caches it."""
+    kb = ranker.kb
+    log_lr = float(ranker.observed_log_lr(q)[row])
+    if log_lr <= ranker._log_floor + 1e-9:
+        return None
+    ic = ranker._ic
+    lam = ranker.options.specificity_penalty
+    closure_terms, closure_freq = _row(ranker._closure_rows, row)
+    linked = np.isin(closure_terms, ranker.ancestors(q), assume_unique=True)
+    if not linked.any():
+        return None
+    # the ancestor that gave the likelihood ratio; on ties (equal IC along a chain) the deepest
+    # one, i.e. the most specific link
+    links, link_freq = closure_terms[linked], closure_freq[linked]
+    weight = np.round(np.log(link_freq) + (1 + lam) * ic[links], 9)
+    link = int(links[np.lexsort((ranker.depth[links], links == q, weight))[-1]])
+    # the annotation under that ancestor: the most frequent one (the link itself first)
+    disease_terms, frequencies = _row(ranker.matrices.direct, row)
+    desc_ptr, desc_idx = kb.descendant_csr
+    under = np.isin(disease_terms, desc_idx[desc_ptr[link] : desc_ptr[link + 1]])
+    candidates, candidate_freq = disease_terms[under], frequencies[under]
+    pick = np.lexsort((-candidates, candidates == link, candidates == q, candidate_freq))[-1]
+    t, frequency = int(candidates[pick]), float(candidate_freq[pick])
+    if link == q:
+        relation = "exact" if t == q else "patient term is broader"
+    else:
+        relation = "patient term is more specific" if t == link else "related"
+    return {
+        "patient_term": kb.term_ids[q],
+        "patient_label": kb.term_names[q],
+        "disease_term": kb.term_ids[t],
+        "disease_label": kb.term_names[t],
+        "frequency": round(frequency, 3),
+        "relation": relation,
+        "log_lr": round(log_lr, 3),
+    }
+
+
 def _entropy(p: np.ndarray) -> float:
     p = p[p > 0]
     return float(-(p * np.log2(p)).sum())
@@ -184,7 +179,12 @@ def next_phenotypes(
     if not candidates:
         return []
     columns = np.asarray(sorted(candidates))
-    closure = ranker._closure_rows[top][:, columns].toarray()  # P(q | d) for top d
+    closure = np.zeros((top.size, columns.size))  # P(q | d) for the top d
+    for i, row in enumerate(top.tolist()):
+        row_terms, row_freq = _row(ranker._closure_rows, row)
+        pos = np.searchsorted(columns, row_terms).clip(max=columns.size - 1)
+        hit = columns[pos] == row_terms
+        closure[i, pos[hit]] = row_freq[hit]
     present = np.where(closure > 0, closure, ABSENT_RATE)
     prior_entropy = _entropy(weights)
     p_yes = weights @ present

@@ -43,7 +43,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ocais import __version__
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.demographics import Demographics
-from ocais.predict.evidence import candidate_evidence, case_context, next_phenotypes
+from ocais.predict.evidence import (
+    candidate_evidence,
+    case_context,
+    match_evidence,
+    next_phenotypes,
+)
 from ocais.predict.matrices import DEFAULT_NAMESPACES, DiseaseMatrices, build_matrices
 from ocais.predict.terms import CaseTerms, case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
@@ -103,6 +108,7 @@ class PhenotypeRanker:
         self.depth = np.diff(self._anc_ptr)  # number of ancestors: deeper terms have more
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
+        self._match_cache: OrderedDict[tuple[int, int], dict[str, Any] | None] = OrderedDict()
 
     # --- capability: DiseaseScorer -----------------------------------------------------------
     @property
@@ -176,6 +182,18 @@ class PhenotypeRanker:
             if len(self._observed_cache) > opts.cache_terms:
                 self._observed_cache.popitem(last=False)
         return result
+
+    def match_evidence(self, term: int, row: int) -> dict[str, Any] | None:
+        """Evidence of how disease ``row`` explains observed ``term`` (cached per pair)."""
+        key = (term, row)
+        if key in self._match_cache:
+            self._match_cache.move_to_end(key)
+            return self._match_cache[key]
+        entry = match_evidence(self, term, row)
+        self._match_cache[key] = entry
+        if len(self._match_cache) > 16 * max(self.options.cache_terms, 1):
+            self._match_cache.popitem(last=False)
+        return entry
 
     def excluded_log_lr(self, term: int) -> FloatArray:
         """log(1 − p) with p the disease's frequency of ``term`` or a descendant of it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ocais.errors import StoreError
 from ocais.store.engine import normalise_url, sqlite_file
 from ocais.store.vectors.base import VectorIndex, VectorIndexOptions
 
@@ -26,8 +27,13 @@ def open_vector_index(
     """
     url = normalise_url(store_url)
     if url.get_backend_name() == "postgresql":
-        from ocais.store.vectors.pgvector import PgVectorIndex
-
+        try:
+            from ocais.store.vectors.pgvector import PgVectorIndex
+        except ImportError as exc:
+            raise StoreError(
+                f"the pgvector vector index cannot be loaded: {exc}",
+                hint="pip install 'ocais[postgres]' pgvector",
+            ) from exc
         return PgVectorIndex(url.render_as_string(hide_password=False), options)
     from ocais.store.vectors.embedded import EmbeddedVectorIndex
 

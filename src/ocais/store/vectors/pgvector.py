@@ -68,6 +68,13 @@ class PgVectorIndex:
         maintenance_work_mem: str = "1GB",
         build_workers: int = 1,
     ) -> None:
+        try:
+            import pgvector.psycopg  # noqa: F401  (the vector type adapter, used on connect)
+        except ImportError as exc:
+            raise StoreError(
+                "the pgvector backend needs the pgvector Python package",
+                hint="pip install pgvector",
+            ) from exc
         self._options = options or VectorIndexOptions()
         self._maintenance_work_mem = maintenance_work_mem
         self._build_workers = build_workers
