@@ -14,7 +14,7 @@ HPO3_VENV := .venv-hpo3
 HPO3_STAMP := $(HPO3_VENV)/.installed-hpo3-$(HPO3_VERSION)
 HPO3_EXPORT := build/hpo3-export.json
 
-.PHONY: install install-text knowledge run test test-fast lint format bench clean
+.PHONY: install install-text knowledge run demo test test-browser screenshots test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,12 @@ $(HPO_DIR)/PROVENANCE.json: $(HPO3_EXPORT) $(STAMP) src/ocais/knowledge/merge.py
 ## knowledge: build the merged HPO release (2025-11-24 pairs, 2025-01-16 metadata) in HPO_DIR
 knowledge: $(HPO_DIR)/PROVENANCE.json
 
-## run: set up, then import the shared phenopackets into the embedded store and show its statistics
+## run: set up, then start the service (API + chat page) on http://127.0.0.1:8000
 run: install
+	$(BIN)/ocais serve
+
+## demo: import the shared phenopackets into the embedded store and show its statistics
+demo: install
 	$(BIN)/ocais demo $(PHENOPACKETS)
 
 ## test: set up, then lint, type-check, check layer contracts and run the whole test suite
@@ -67,10 +71,20 @@ format: install
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
 
+test-browser: install
+	$(BIN)/python -m pytest -q -m browser
+
+## screenshots: docs/screenshots/chat-{desktop,phone}.png from a realistic session (~30 s)
+screenshots: install
+	$(BIN)/python -m tests.browser.make_screenshots
+
 ## bench: import throughput, knowledge-base load times, predictor speed (figures: docs/benchmarks.md)
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py $(PHENOPACKETS)
 	$(BIN)/python benchmarks/bench_predict.py $(PHENOPACKETS)
+	$(BIN)/python benchmarks/bench_text.py
+	$(BIN)/python benchmarks/bench_deid.py
+	$(BIN)/python benchmarks/bench_serve.py $(PHENOPACKETS)
 
 clean:
 	rm -rf $(VENV) $(HPO3_VENV) $(HPO3_EXPORT) .pytest_cache .mypy_cache .ruff_cache

@@ -276,14 +276,17 @@ def start_postgres(workdir: Path, shared_buffers: str) -> Any:
 
 def run_backend(backend: str, args: argparse.Namespace, data: dict, truth: dict) -> dict:
     workdir = Path(args.workdir)
-    options: dict[str, Any] = {"exact_threshold": args.exact_threshold, "ef_search": args.ef}
+    options: dict[str, Any] = {
+        "exact_threshold": args.exact_threshold,
+        "ef_search": args.ef,
+        "hnsw_m": args.m,
+        "hnsw_ef_construction": args.ef_construction,
+    }
     if backend == "embedded":
-        options |= {"hnsw_m": 32, "hnsw_ef_construction": 80}
         location = str(workdir / "vectors")
         shutil.rmtree(location, ignore_errors=True)
         server = None
     else:
-        options |= {"hnsw_m": args.pg_m, "hnsw_ef_construction": args.pg_ef_construction}
         server = start_postgres(workdir, args.pg_shared_buffers)
         location = server.get_uri()
     result: dict[str, Any] = {"options": options}
@@ -321,17 +324,20 @@ def run_backend(backend: str, args: argparse.Namespace, data: dict, truth: dict)
 
 
 def main() -> None:
+    from ocais.store.vectors import VectorIndexOptions
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", choices=["embedded", "postgres", "both"], default="both")
-    parser.add_argument("--exact-threshold", type=int, default=50_000)
-    parser.add_argument("--ef", type=int, default=160, help="ef_search of unfiltered queries")
+    defaults = VectorIndexOptions()
+    parser.add_argument("--exact-threshold", type=int, default=defaults.exact_threshold)
+    parser.add_argument("--ef", type=int, default=defaults.ef_search, help="unfiltered ef_search")
+    parser.add_argument("--m", type=int, default=defaults.hnsw_m, help="HNSW m")
+    parser.add_argument("--ef-construction", type=int, default=defaults.hnsw_ef_construction)
     parser.add_argument("--exact-queries", type=int, default=10, help="queries timed exactly")
-    parser.add_argument("--pg-m", type=int, default=16)
-    parser.add_argument("--pg-ef-construction", type=int, default=64)
     parser.add_argument("--pg-shared-buffers", default="4GB")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--query-phase", help=argparse.SUPPRESS)

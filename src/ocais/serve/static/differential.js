@@ -1,0 +1,208 @@
+// The ranked differential: rank, disease, probability bar, and the evidence behind each one.
+
+import { h, icon, percent, srOnly, uid } from "./dom.js";
+
+const SHOWN_FIRST = 5;
+
+function frequencyText(frequency) {
+  if (frequency === null || frequency === undefined) return null;
+  return `${percent(frequency)} of patients`;
+}
+
+function evidenceList(items, empty, renderItem) {
+  if (!items || !items.length) return h("p", { class: "why__none", text: empty });
+  return h(
+    "ul",
+    { class: "why__list" },
+    items.map((item) => h("li", {}, renderItem(item))),
+  );
+}
+
+function matchedItem(m) {
+  const same = m.patient_term === m.disease_term;
+  return [
+    h("span", { class: "why__term", text: m.patient_label }),
+    same
+      ? null
+      : [
+          h("span", { class: "why__arrow", "aria-hidden": "true", text: " → " }),
+          srOnly(" matches the disease's "),
+          h("span", { class: "why__term", text: m.disease_label }),
+        ],
+    h(
+      "span",
+      { class: "why__meta" },
+      [frequencyText(m.frequency), same ? null : m.relation].filter(Boolean).join(" · "),
+    ),
+  ];
+}
+
+function termItem(t) {
+  return [
+    h("span", { class: "why__term", text: t.label }),
+    frequencyText(t.frequency)
+      ? h("span", { class: "why__meta", text: frequencyText(t.frequency) })
+      : null,
+  ];
+}
+
+function conflictItem(c) {
+  return [
+    h("span", { class: "why__term", text: c.label }),
+    h("span", { class: "why__meta", text: c.reason }),
+  ];
+}
+
+function evidenceCounts(ev) {
+  const parts = [];
+  const n = (list) => (list ? list.length : 0);
+  parts.push(`${n(ev.matched)} matched`);
+  if (n(ev.missing)) parts.push(`${n(ev.missing)} missing`);
+  if (n(ev.conflicts)) parts.push(`${n(ev.conflicts)} conflict${n(ev.conflicts) === 1 ? "" : "s"}`);
+  if (n(ev.unexplained)) parts.push(`${n(ev.unexplained)} unexplained`);
+  return parts.join(" · ");
+}
+
+function whySection(title, body) {
+  return h("div", { class: "why__section" }, h("h4", { class: "why__title", text: title }), body);
+}
+
+function candidateItem(candidate, view) {
+  const ev = candidate.evidence || {};
+  const key = candidate.disease_id;
+  const seenIn = view.similarCounts.get(key) || 0;
+  const why = h(
+    "details",
+    {
+      class: "why",
+      open: view.openWhy.has(key),
+      ontoggle: (event) => {
+        if (event.target.open) view.openWhy.add(key);
+        else view.openWhy.delete(key);
+      },
+    },
+    h(
+      "summary",
+      { class: "why__summary", dataset: { focusKey: `why:${key}` } },
+      h(
+        "span",
+        { class: "why__label" },
+        icon("chevron", "icon why__chevron"),
+        "Why",
+        srOnly(` ${candidate.name}`),
+      ),
+      h("span", { class: "why__counts", text: evidenceCounts(ev) }),
+    ),
+    h(
+      "div",
+      { class: "why__body" },
+      whySection(
+        "Matched findings",
+        evidenceList(ev.matched, "No reported finding matches.", matchedItem),
+      ),
+      whySection(
+        "Expected but not reported",
+        evidenceList(ev.missing, "Nothing frequent is missing.", termItem),
+      ),
+      whySection("Conflicts", evidenceList(ev.conflicts, "No conflicts.", conflictItem)),
+      whySection(
+        "Reported but not explained",
+        evidenceList(ev.unexplained, "Every reported finding is explained.", termItem),
+      ),
+      seenIn
+        ? h("p", { class: "why__similar" }, `Diagnosed in ${seenIn} of the similar cases below.`)
+        : null,
+    ),
+  );
+  const probability = candidate.probability;
+  return h(
+    "li",
+    { class: "candidate", dataset: { disease: key } },
+    h(
+      "div",
+      { class: "candidate__row" },
+      h("span", { class: "candidate__rank", "aria-hidden": "true", text: String(candidate.rank) }),
+      h(
+        "div",
+        { class: "candidate__body" },
+        h("p", { class: "candidate__name" }, srOnly(`Rank ${candidate.rank}: `), candidate.name),
+        h(
+          "p",
+          { class: "candidate__id" },
+          h("span", { text: candidate.disease_id }),
+          seenIn
+            ? h("span", {
+                class: "badge",
+                text: `in ${seenIn} similar case${seenIn === 1 ? "" : "s"}`,
+              })
+            : null,
+        ),
+      ),
+      h(
+        "div",
+        { class: "candidate__prob" },
+        h("span", { class: "candidate__pct" }, srOnly("probability "), percent(probability)),
+        h(
+          "span",
+          { class: "bar", "aria-hidden": "true" },
+          h("span", {
+            class: "bar__fill",
+            style: { width: `${Math.max(0, Math.min(1, probability || 0)) * 100}%` },
+          }),
+        ),
+      ),
+    ),
+    why,
+  );
+}
+
+/**
+ * The differential section of one prediction. `view` keeps what the doctor opened across
+ * refinements: {openWhy: Set, showAll: bool, similarCounts: Map, onToggleAll}.
+ */
+export function differentialSection(prediction, view) {
+  const titleId = uid("ddx-title");
+  const candidates = prediction.candidates || [];
+  const shown = view.showAll ? candidates : candidates.slice(0, SHOWN_FIRST);
+  const listId = uid("ddx-list");
+  return h(
+    "section",
+    { class: "ddx" },
+    h(
+      "div",
+      { class: "section-head" },
+      h("h3", { id: titleId, class: "section-title", text: "Differential diagnosis" }),
+      h("p", { class: "section-note", text: "Probability among the ranked diseases" }),
+    ),
+    (prediction.warnings || []).length
+      ? h(
+          "ul",
+          { class: "warnings" },
+          prediction.warnings.map((w) => h("li", { text: w })),
+        )
+      : null,
+    candidates.length
+      ? h(
+          "ol",
+          { class: "candidates", id: listId },
+          shown.map((c) => candidateItem(c, view)),
+        )
+      : h("p", { class: "empty", text: "No disease matches these findings." }),
+    candidates.length > SHOWN_FIRST
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "button button--link",
+            "aria-expanded": String(view.showAll),
+            "aria-controls": listId,
+            dataset: { focusKey: "ddx:more" },
+            onclick: view.onToggleAll,
+          },
+          view.showAll
+            ? `Show the top ${SHOWN_FIRST} only`
+            : `Show all ${candidates.length} candidates`,
+        )
+      : null,
+  );
+}
