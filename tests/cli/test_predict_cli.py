@@ -63,3 +63,31 @@ def test_benchmark_command(cli: Cli, tmp_path: Path) -> None:
     assert 0 <= result["top1"] <= result["top10"] <= result["coverage"] == 1.0
     assert (out / "report.html").read_text().count("data:image/png;base64,") >= 3
     assert len((out / "cases.jsonl").read_text().splitlines()) == 6
+
+
+def test_notes_are_ingested_deidentified_and_searchable(
+    cli: Cli, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli.conftest import ENV
+
+    monkeypatch.setitem(ENV, "OCAIS_DEID_SECRET", "a-long-random-secret-for-the-cli-test")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "visit.txt").write_text(
+        "Seen by Dr. Alice Martin on 2023-05-02 (MRN 55501234). Grand mal seizures, no poor vision."
+    )
+    (notes / "other.txt").write_text("Poor vision since birth.")
+    report = cli.json("ingest", str(notes), "--format", "text")
+    assert (report["n_inserted"], report["indexed"]) == (2, 2)
+    listing = cli.json("cases", "list", "--format", "text")
+    visit = next(
+        cli.json("cases", "show", c["id"]) for c in listing["cases"] if c["n_excluded"] == 1
+    )
+    stored = json.dumps(visit)
+    for secret in ("Alice", "Martin", "2023-05-02", "55501234"):
+        assert secret not in stored
+    assert [p["id"] for p in visit["phenotypes"]] == ["HP:0002069", "HP:0000505"]
+    hits = cli.json("search", "--hpo", "HP:0001250", "-k", "1")["hits"]
+    assert hits[0]["case_id"] == visit["id"]
+    text_hits = cli.json("search", "poor vision", "--format", "text")["hits"]
+    assert text_hits[0]["case_id"] != visit["id"]  # the one that has it, not the one lacking it

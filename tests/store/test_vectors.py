@@ -172,6 +172,17 @@ def test_spec_validation() -> None:
 # -- writes --------------------------------------------------------------------------------------
 
 
+def test_empty_collection(make_index: MakeIndex) -> None:
+    index = make_index()
+    index.create_collection(spec_for())
+    assert index.count("cases") == 0
+    assert index.search("cases", np.ones(16), 5) == []
+    assert index.search("cases", np.ones(16), 5, filters={"sex": "F"}, restrict_to=["x"]) == []
+    assert index.plan("cases", 5).method == "exact"
+    assert index.upsert("cases", [], np.zeros((0, 16))) == 0
+    assert index.delete("cases", []) == 0
+
+
 def test_upsert_replace_delete_count(make_index: MakeIndex) -> None:
     index = make_index()
     index.create_collection(spec_for(dimension=4))

@@ -36,8 +36,9 @@ class CaseContext:
     """What the evidence of every candidate of one case shares (computed once per case)."""
 
     observed: list[int]
-    excluded: list[int]
+    excluded: np.ndarray  # sorted term indices
     touched: np.ndarray  # bool per term: an ancestor or descendant of a reported term
+    negated: dict[int, list[tuple[int, int]]]  # disease row → (observed term, its NOT ancestor)
 
 
 def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
@@ -47,8 +48,20 @@ def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
     for q in reported.tolist():
         touched[ranker.ancestors(q)] = True
         touched[desc_idx[desc_ptr[q] : desc_ptr[q + 1]]] = True
+    negated_by_row: dict[int, list[tuple[int, int]]] = {}
+    negated = ranker.matrices.negated
+    for q in terms.observed.tolist():
+        seen: set[int] = set()
+        for a in ranker.ancestors(q).tolist():
+            for row in negated.indices[negated.indptr[a] : negated.indptr[a + 1]].tolist():
+                if row not in seen:  # the first NOT ancestor of q for that disease
+                    seen.add(row)
+                    negated_by_row.setdefault(row, []).append((q, a))
     return CaseContext(
-        observed=terms.observed.tolist(), excluded=terms.excluded.tolist(), touched=touched
+        observed=terms.observed.tolist(),
+        excluded=np.sort(terms.excluded),
+        touched=touched,
+        negated=negated_by_row,
     )
 
 
@@ -75,31 +88,30 @@ def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) 
             strict=True,
         )
     ]
-    closure_of = dict(zip(closure_terms.tolist(), closure_freq.tolist(), strict=True))
+    # excluded patient terms the disease has (at or below them) frequently
+    pos = np.searchsorted(closure_terms, context.excluded).clip(max=max(closure_terms.size - 1, 0))
+    has = (closure_terms.size > 0) & (closure_terms[pos] == context.excluded)
+    frequent = has & (closure_freq[pos] >= FREQUENT)
     conflicts = [
         {
             "id": kb.term_ids[q],
             "label": names[q],
-            "frequency": round(closure_of[q], 3),
+            "frequency": round(float(f), 3),
             "reason": "excluded in the patient, annotated to the disease",
         }
-        for q in context.excluded
-        if closure_of.get(q, 0.0) >= FREQUENT
+        for q, f in zip(
+            context.excluded[frequent].tolist(), closure_freq[pos][frequent].tolist(), strict=True
+        )
     ]
-    negated = ranker.matrices.negated
-    for q in context.observed:
-        for a in ranker.ancestors(q).tolist():
-            rows = negated.indices[negated.indptr[a] : negated.indptr[a + 1]]
-            if row in rows:
-                conflicts.append(
-                    {
-                        "id": kb.term_ids[q],
-                        "label": names[q],
-                        "frequency": 0.0,
-                        "reason": f"observed, but the disease is annotated NOT {kb.term_ids[a]}",
-                    }
-                )
-                break
+    conflicts.extend(
+        {
+            "id": kb.term_ids[q],
+            "label": names[q],
+            "frequency": 0.0,
+            "reason": f"observed, but the disease is annotated NOT {kb.term_ids[a]}",
+        }
+        for q, a in context.negated.get(row, [])
+    )
     return {
         "matched": matched,
         "unexplained": unexplained,
@@ -119,7 +131,7 @@ def match_evidence(ranker: PhenotypeRanker, q: int, row: int) -> dict[str, Any] 
     ic = ranker._ic
     lam = ranker.options.specificity_penalty
     closure_terms, closure_freq = _row(ranker._closure_rows, row)
-    linked = np.isin(closure_terms, ranker.ancestors(q), assume_unique=True)
+    linked = ranker.ancestor_mask(q)[closure_terms]
     if not linked.any():
         return None
     # the ancestor that gave the likelihood ratio; on ties (equal IC along a chain) the deepest
@@ -129,8 +141,7 @@ def match_evidence(ranker: PhenotypeRanker, q: int, row: int) -> dict[str, Any] 
     link = int(links[np.lexsort((ranker.depth[links], links == q, weight))[-1]])
     # the annotation under that ancestor: the most frequent one (the link itself first)
     disease_terms, frequencies = _row(ranker.matrices.direct, row)
-    desc_ptr, desc_idx = kb.descendant_csr
-    under = np.isin(disease_terms, desc_idx[desc_ptr[link] : desc_ptr[link + 1]])
+    under = ranker.descendant_mask(link)[disease_terms]
     candidates, candidate_freq = disease_terms[under], frequencies[under]
     pick = np.lexsort((-candidates, candidates == link, candidates == q, candidate_freq))[-1]
     t, frequency = int(candidates[pick]), float(candidate_freq[pick])

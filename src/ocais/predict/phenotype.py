@@ -99,6 +99,7 @@ class PhenotypeRanker:
         self._anc_ptr = np.asarray(knowledge.array("anc_ptr"), dtype=np.int64)
         self._anc_idx = np.asarray(knowledge.array("anc_idx"), dtype=np.int64)
         self._closure_rows = m.closure.tocsr()
+        self._closure_rows.sort_indices()  # evidence relies on sorted term indices per row
         self._direct_csc = m.direct.tocsc()
         self._log_floor = math.log(opts.noise_floor)
         unreported = m.direct.copy()
@@ -109,6 +110,8 @@ class PhenotypeRanker:
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
         self._match_cache: OrderedDict[tuple[int, int], dict[str, Any] | None] = OrderedDict()
+        self._ancestor_masks: dict[int, npt.NDArray[np.bool_]] = {}
+        self._descendant_masks: dict[int, npt.NDArray[np.bool_]] = {}
 
     # --- capability: DiseaseScorer -----------------------------------------------------------
     @property
@@ -182,6 +185,27 @@ class PhenotypeRanker:
             if len(self._observed_cache) > opts.cache_terms:
                 self._observed_cache.popitem(last=False)
         return result
+
+    def ancestor_mask(self, term: int) -> npt.NDArray[np.bool_]:
+        """Boolean per term: is it an ancestor of ``term`` (itself included)? Cached."""
+        return self._term_mask(self._ancestor_masks, term, self.ancestors(term))
+
+    def descendant_mask(self, term: int) -> npt.NDArray[np.bool_]:
+        """Boolean per term: is it a descendant of ``term`` (itself included)? Cached."""
+        below = self._desc_idx[self._desc_ptr[term] : self._desc_ptr[term + 1]]
+        return self._term_mask(self._descendant_masks, term, below)
+
+    def _term_mask(
+        self, cache: dict[int, npt.NDArray[np.bool_]], term: int, members: np.ndarray
+    ) -> npt.NDArray[np.bool_]:
+        mask = cache.get(term)
+        if mask is None:
+            mask = np.zeros(len(self.kb.term_ids), dtype=bool)
+            mask[members] = True
+            if len(cache) >= 2048:  # bounded: ~19 KB per mask
+                cache.pop(next(iter(cache)))
+            cache[term] = mask
+        return mask
 
     def match_evidence(self, term: int, row: int) -> dict[str, Any] | None:
         """Evidence of how disease ``row`` explains observed ``term`` (cached per pair)."""

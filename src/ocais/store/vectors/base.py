@@ -99,7 +99,7 @@ class VectorIndexOptions(BaseModel):
         80, ge=8, le=1000, description="HNSW candidate list size while building."
     )
     ef_search: int = Field(
-        160, ge=1, le=1000, description="HNSW candidate list size of an unfiltered query."
+        200, ge=1, le=1000, description="HNSW candidate list size of an unfiltered query."
     )
     max_ef_search: int = Field(
         1000,

@@ -8,14 +8,18 @@ to meet ``k`` passing ones. So:
    asks for it, or there is no ANN index), score exactly those rows: exact and cheap.
 2. **many candidates** — otherwise query the HNSW index with a candidate list (``ef_search``)
    of ``max(ef_search, k × oversample) / s``, capped at ``max_ef_search``, so that about as
-   many *passing* rows are examined as an unfiltered query examines rows: the embedded backend
-   filters inside the graph traversal (faiss ``IDSelector``), pgvector 0.6 post-filters the
-   whole candidate list (``LIMIT ef_search``).
+   many *passing* rows are examined as an unfiltered query examines rows, and keep the
+   candidates that pass the filters (post-filtering; both backends).
 3. **too selective for the graph** — if even ``k × oversample / s`` exceeds ``max_ef_search``
    (pgvector's limit is 1000), search exactly instead: such a filter leaves few enough rows.
 
-Whatever the plan, a backend whose ANN search returns fewer than ``min(k, matching)`` passing
-hits falls back to the exact search, so a filter never silently loses results.
+If fewer than ``min(k, matching)`` candidates pass, the backend falls back to the exact search.
+Post-filtering plus this fallback is exact up to the HNSW's own recall: when ``k`` candidates
+pass, every passing row nearer than the ``k``-th lies among the candidates (they are the
+nearest rows overall); when fewer pass, the true top-``k`` may lie beyond them, and the fallback
+finds it. Filtering *inside* the traversal (e.g. faiss ``IDSelector``) gives no such signal: it
+returns ``k`` hits even when the filter excludes the query's neighbourhood, silently missing
+the best ones (``test_correlated_filter_falls_back_to_exact``).
 
 This is the pre-filter/post-filter trade-off of filtered ANN search discussed e.g. by
 Gollapudi et al., "Filtered-DiskANN" (WWW 2023), and Patel et al., "ACORN" (SIGMOD 2024).
