@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="OCAIS_", env_file=".env", extra="forbid", validate_default=True
+        env_prefix="OCAIS_",
+        env_file=".env",
+        # other OCAIS_* variables (OCAIS_SERVE_*, OCAIS_DEID_SECRET) may share the .env file
+        extra="ignore",
+        validate_default=True,
     )
 
     data_dir: Path = Field(
