@@ -43,7 +43,7 @@ from pydantic import BaseModel, ValidationError
 from ocais import __version__
 from ocais.errors import KnowledgeError
 from ocais.knowledge.hpoa import parse_hpoa
-from ocais.knowledge.ontology_files import HPO_PREFIX, parse_obo
+from ocais.knowledge.ontology_files import parse_obo
 
 ATTRIBUTION = "Human Phenotype Ontology (https://hpo.jax.org), HPO license"
 LICENSE_URL = "https://hpo.jax.org/license"
@@ -178,64 +178,29 @@ def _clean(text: str) -> str:
 
 
 def _read_base_obo(path: Path) -> _BaseOntology:
-    """Parse the parts of ``hp.obo`` that the merge carries over (richer than ``parse_obo``)."""
+    """The parts of ``hp.obo`` that the merge carries over, values kept as written."""
+    onto = parse_obo(path)
     terms: dict[str, _BaseTerm] = {}
-    version = "unknown"
-    remarks: list[str] = []
-    current: _BaseTerm | None = None
-    in_term = False
-    in_header = True
-    with path.open(encoding="utf-8") as handle:
-        for raw in handle:
-            line = raw.rstrip("\n")
-            if line.startswith("["):
-                in_header = False
-                if current is not None:
-                    terms[current.id] = current
-                current = None
-                in_term = line.strip() == "[Term]"
-                continue
-            if ": " not in line:
-                continue
-            tag, value = line.split(": ", 1)
-            if in_header:
-                if tag == "data-version":
-                    version = value.strip().rsplit("/", 1)[-1]
-                elif tag == "remark":
-                    remarks.append(value.strip())
-                continue
-            if not in_term:
-                continue
-            if tag == "id":
-                current = _BaseTerm(id=value.strip())
-            elif current is None:
-                continue
-            elif tag == "name":
-                current.name = value.strip()
-            elif tag == "def":
-                current.definition = value.strip()
-            elif tag == "comment":
-                current.comment = value.strip()
-            elif tag == "synonym":
-                match = _SYNONYM.match(value)
-                if match:
-                    current.synonyms.append((match.group(1), match.group(2) or "RELATED"))
-            elif tag == "xref":
-                current.xrefs.append(value.strip())
-            elif tag == "alt_id":
-                current.alt_ids.append(value.strip())
-            elif tag == "is_obsolete":
-                current.obsolete = value.strip() == "true"
-            elif tag == "replaced_by":
-                current.replaced_by = value.strip()
-            elif tag == "consider":
-                current.consider.append(value.strip())
-    if current is not None:
-        terms[current.id] = current
-    terms = {k: v for k, v in terms.items() if k.startswith(HPO_PREFIX)}
-    if not terms:
-        raise KnowledgeError(f"{path}: no HPO terms found", hint="is this an hp.obo file?")
-    return _BaseOntology(version=version, remarks=remarks, terms=terms)
+    for term_id, record in onto.terms.items():
+        raw = record.raw
+        synonyms = [
+            (match.group(1), match.group(2) or "RELATED")
+            for value in raw.get("synonym", [])
+            if (match := _SYNONYM.match(value))
+        ]
+        terms[term_id] = _BaseTerm(
+            id=term_id,
+            name=record.name,
+            definition=raw["def"][-1] if "def" in raw else None,
+            comment=raw["comment"][-1] if "comment" in raw else None,
+            synonyms=synonyms,
+            xrefs=raw.get("xref", []),
+            alt_ids=record.alt_ids,
+            obsolete=record.obsolete,
+            replaced_by=record.replaced_by,
+            consider=record.consider,
+        )
+    return _BaseOntology(version=onto.version, remarks=onto.header.get("remark", []), terms=terms)
 
 
 def _read_export(path: Path) -> _Export:

@@ -30,41 +30,50 @@ class TermRecord:
     obsolete: bool = False
     replaced_by: str | None = None
     consider: list[str] = field(default_factory=list)
+    raw: dict[str, list[str]] = field(default_factory=dict)  # tag → values as written (OBO)
 
 
 @dataclass
 class OntologyData:
     version: str
     terms: dict[str, TermRecord]
+    header: dict[str, list[str]] = field(default_factory=dict)  # OBO header tags, as written
 
 
 def parse_obo(path: Path) -> OntologyData:
     """Parse an ``hp.obo`` file. Raises ``KnowledgeError`` if it holds no HPO terms."""
     terms: dict[str, TermRecord] = {}
+    header: dict[str, list[str]] = {}
     version = "unknown"
     current: TermRecord | None = None
-    in_term = False
+    in_term, in_header = False, True
     with path.open(encoding="utf-8") as handle:
         for raw in handle:
             line = raw.rstrip("\n")
             if line.startswith("["):
+                in_header = False
                 if current is not None:
                     terms[current.id] = current
                 current = None
-                in_term = line == "[Term]"
+                in_term = line.strip() == "[Term]"
                 continue
             if not line or ": " not in line:
                 continue
             tag, value = line.split(": ", 1)
+            if in_header:
+                header.setdefault(tag, []).append(value.strip())
+                if tag == "data-version":
+                    version = value.strip().rsplit("/", 1)[-1]
+                continue
             if not in_term:
-                if tag == "data-version" and current is None:
-                    version = value.rsplit("/", 1)[-1]
                 continue
             if tag == "id":
                 current = TermRecord(id=value.strip())
-            elif current is None:
                 continue
-            elif tag == "name":
+            if current is None:
+                continue
+            current.raw.setdefault(tag, []).append(value.strip())
+            if tag == "name":
                 current.name = value.strip()
             elif tag == "def":
                 match = _QUOTED.match(value)
@@ -90,7 +99,7 @@ def parse_obo(path: Path) -> OntologyData:
     terms = {k: v for k, v in terms.items() if k.startswith(HPO_PREFIX)}
     if not terms:
         raise KnowledgeError(f"{path}: no HPO terms found", hint="is this an hp.obo file?")
-    return OntologyData(version=version, terms=terms)
+    return OntologyData(version=version, terms=terms, header=header)
 
 
 def _curie(iri: str) -> str:
