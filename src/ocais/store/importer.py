@@ -101,11 +101,13 @@ def import_path(
     )
     started = time.perf_counter()
     try:
+        records = reader.read(path)
         if skip_invalid:
-            _import_skipping(repo, reader.read(path), report, batch_size, on_progress)
+            _import_batches(repo, records, report, batch_size, on_progress, session=None)
         else:
             with repo.transaction() as session:
-                _import_strict(repo, session, reader.read(path), report, batch_size, on_progress)
+                _import_batches(repo, records, report, batch_size, on_progress, session)
+                _abort_on_rejects(report)
     except ImportAbortedError:
         report.status = "aborted"
         raise
@@ -151,35 +153,26 @@ def _count(report: ImportReport, counts: UpsertCounts) -> None:
     report.n_unchanged += counts.unchanged
 
 
-def _import_skipping(
+def _import_batches(
     repo: Repository,
     records: Iterator[Record],
     report: ImportReport,
     batch_size: int,
     on_progress: ProgressCallback | None,
+    session: Session | None,
 ) -> None:
+    """Upsert batch by batch. Without ``session`` (skip invalid) each batch commits on its
+    own; with it (strict) everything goes into that one transaction and writing stops at the
+    first reject, while reading goes on to list every reject."""
     for batch in _batches(records, batch_size):
         cases = _split(batch, report)
-        if cases:
-            _count(report, repo.upsert_cases(cases, run_id=report.run_id))
-        if on_progress:
-            on_progress(report.n_read, report.n_rejected)
-
-
-def _import_strict(
-    repo: Repository,
-    session: Session,
-    records: Iterator[Record],
-    report: ImportReport,
-    batch_size: int,
-    on_progress: ProgressCallback | None,
-) -> None:
-    for batch in _batches(records, batch_size):
-        cases = _split(batch, report)
-        if not report.rejects:
+        if cases and (session is None or not report.rejects):
             _count(report, repo.upsert_cases(cases, run_id=report.run_id, session=session))
         if on_progress:
             on_progress(report.n_read, report.n_rejected)
+
+
+def _abort_on_rejects(report: ImportReport) -> None:
     if report.rejects:
         first = report.rejects[0]
         raise ImportAbortedError(

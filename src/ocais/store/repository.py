@@ -313,9 +313,9 @@ class Repository:
         hpo_id: str | None = None,
     ) -> int:
         """Number of cases matching the filters of :meth:`list_cases`."""
-        where = queries.CaseFilter(source_format, site, cohort, synthetic, disease_id, hpo_id)
-        with self._reading() as conn:
-            return queries.count_cases(conn, where)
+        return self.count_matching(
+            queries.CaseFilter(source_format, site, cohort, synthetic, disease_id, hpo_id)
+        )
 
     def stats(self) -> StoreStats:
         """Counts over the whole store (cases, observations, diagnoses, findings, runs)."""
