@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,25 @@ class DiseaseMatrices:
 
     def index_of(self) -> dict[str, int]:
         return {d: i for i, d in enumerate(self.disease_ids)}
+
+    @cached_property
+    def id_rank(self) -> IntArray:
+        """Position of each disease in id order: the deterministic tie-break of rankings."""
+        rank = np.empty(self.n_diseases, dtype=np.int64)
+        rank[np.argsort(np.asarray(self.disease_ids), kind="stable")] = np.arange(self.n_diseases)
+        return rank
+
+    def top(self, scores: FloatArray, k: int) -> IntArray:
+        """Rows of the ``k`` best finite scores: score descending, then disease id ascending."""
+        finite = np.flatnonzero(np.isfinite(scores))
+        if k <= 0 or finite.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if finite.size > k:
+            # keep every disease tied with the k-th best so the id tie-break sees all of them
+            threshold = -np.partition(-scores[finite], k - 1)[k - 1]
+            finite = finite[scores[finite] >= threshold]
+        order = np.lexsort((self.id_rank[finite], -scores[finite]))
+        return finite[order[:k]]
 
 
 def build_matrices(

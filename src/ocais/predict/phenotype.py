@@ -252,7 +252,7 @@ class PhenotypeRanker:
         if terms.observed.size == 0:
             warnings.append("no observed HPO term that this release knows: nothing to rank")
         else:
-            order = _top(scores, top_k, self.matrices.disease_ids)
+            order = self.matrices.top(scores, top_k).tolist()
             posterior = self.probabilities(scores)[0]
             context = case_context(self, terms)
             for rank, row in enumerate(order, start=1):
@@ -287,15 +287,3 @@ class PhenotypeRanker:
                 "hpo_content_hash": self.kb.release["content_hash"],
             },
         )
-
-
-def _top(scores: FloatArray, k: int, ids: Sequence[str]) -> list[int]:
-    """Indices of the k best scores: score descending, then disease id (deterministic ties)."""
-    k = min(k, scores.size)
-    if k <= 0:
-        return []
-    pool = np.argpartition(-scores, k - 1)[:k]
-    threshold = scores[pool].min()
-    tied = np.flatnonzero(scores >= threshold)
-    ranked = sorted(tied.tolist(), key=lambda i: (-scores[i], ids[i]))
-    return [i for i in ranked[:k] if np.isfinite(scores[i])]

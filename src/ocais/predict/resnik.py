@@ -84,11 +84,6 @@ class ResnikPredictor:
         self._mean_over_annotations = sp.csr_array(
             (weights, column, direct.indptr), shape=(n_diseases, self._used_terms.size)
         )
-        # Ties are broken by disease id, so rank every disease by its id once.
-        self._id_rank = np.empty(n_diseases, dtype=np.int64)
-        self._id_rank[np.argsort(np.asarray(self._matrices.disease_ids), kind="stable")] = (
-            np.arange(n_diseases)
-        )
 
     # --- DiseaseScorer ------------------------------------------------------------------------
     @property
@@ -117,7 +112,7 @@ class ResnikPredictor:
                 scores = self._score(query.observed)
                 candidates = [
                     self._candidate(query.observed, int(d), rank, float(scores[d]))
-                    for rank, d in enumerate(self._top(scores, top_k), start=1)
+                    for rank, d in enumerate(self._matrices.top(scores, top_k), start=1)
                 ]
             else:
                 query.warnings.append(
@@ -168,18 +163,6 @@ class ResnikPredictor:
             scores = 0.5 * (patient_to_disease + disease_to_patient)
         scores[self._unscorable] = -np.inf
         return np.asarray(scores, dtype=np.float64)
-
-    def _top(self, scores: FloatArray, top_k: int) -> IntArray:
-        """Indices of the ``top_k`` best diseases: score descending, then disease id ascending."""
-        finite = np.flatnonzero(np.isfinite(scores))
-        if top_k <= 0 or finite.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if finite.size > top_k:
-            # Keep every disease tied with the k-th best so the id tie-break sees all of them.
-            threshold = -np.partition(-scores[finite], top_k - 1)[top_k - 1]
-            finite = finite[scores[finite] >= threshold]
-        order = np.lexsort((self._id_rank[finite], -scores[finite]))
-        return finite[order[:top_k]]
 
     def _candidate(self, terms: IntArray, disease: int, rank: int, score: float) -> Candidate:
         m = self._matrices
