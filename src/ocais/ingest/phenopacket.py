@@ -38,6 +38,7 @@ from ocais.schemas import (
 
 JSON_SUFFIXES = (".json",)
 LINES_SUFFIXES = (".jsonl", ".ndjson")
+SKIPPED_FILES = frozenset({"ocais-manifest.json"})
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 _V1_ONLY_FIELDS = {"genes", "variants", "hgvsAlleles"}
 _SEX = {"FEMALE": Sex.FEMALE, "MALE": Sex.MALE, "OTHER_SEX": Sex.OTHER}
@@ -115,6 +116,8 @@ class PhenopacketReader:
             raise UnsupportedFormatError(f"{path} does not exist")
         if path.is_dir():
             for file in sorted(path.rglob("*")):
+                if file.name in SKIPPED_FILES:
+                    continue  # a synthetic set's manifest (ocais.synth), not a packet
                 if file.is_file() and file.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
                     check_size(file, self.context.max_file_bytes)
                     text = file.read_text(encoding="utf-8", errors="replace")

@@ -79,7 +79,11 @@ class Demographics:
         share = np.divide(female + male, rows, out=np.zeros(n_all), where=rows > 0)
         limited[(female > 0) & (male == 0) & (share >= sex_share)] = SEX_CODES["female"]
         limited[(male > 0) & (female == 0) & (share >= sex_share)] = SEX_CODES["male"]
-        return cls(low[disease_rows], high[disease_rows], limited[disease_rows])
+        # diseases unknown to the knowledge base (row -1, learned from cases) get no constraint
+        low, high = np.append(low, np.nan), np.append(high, np.nan)
+        limited = np.append(limited, np.int8(0))
+        at = np.where(disease_rows >= 0, disease_rows, n_all)
+        return cls(low[at], high[at], limited[at])
 
     def penalty(self, case: Case, onset_weight: float, sex_weight: float) -> np.ndarray:
         """Log-score penalties (≤ 0) for every disease."""

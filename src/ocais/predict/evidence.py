@@ -1,7 +1,10 @@
 """Why a disease is a candidate, and which phenotype to check next.
 
 Evidence is computed only for the few returned candidates, with array operations over each
-candidate's annotations and the case's terms (what all candidates share is computed once).
+candidate's annotations and the case's terms: what all candidates share is computed once per
+case (:class:`CaseContext`), what one disease contributes whatever the case once per disease
+(:class:`RowFacts`, cached by the ranker), and each candidate's matches for all the case's terms
+at once.
 
 "What to check next" follows the expected information gain of asking about one phenotype
 (e.g. Buzan & others' sequential diagnosis; Köhler et al. 2009 discuss it for HPO): with the
@@ -11,6 +14,7 @@ gain of q is H(p) − [P(q)·H(p | q) + P(¬q)·H(p | ¬q)].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +28,85 @@ if TYPE_CHECKING:
 
 FREQUENT = 0.5  # a feature at least this frequent is "expected" when unreported
 ABSENT_RATE = 0.02  # P(q | d) when d is not annotated with q (unannotated, noise)
+MISSING_SHOWN = 8  # unreported frequent features listed per candidate
+
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def _row(matrix: Any, row: int) -> tuple[np.ndarray, np.ndarray]:
     start, end = matrix.indptr[row], matrix.indptr[row + 1]
     return matrix.indices[start:end], matrix.data[start:end]
+
+
+def _gather(ptr: np.ndarray, idx: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``idx[ptr[i]:ptr[i+1]]`` for every i of ``items``, concatenated, and each one's position
+    in ``items`` (one vectorized gather instead of a loop of slices)."""
+    starts, ends = ptr[items], ptr[items + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return _EMPTY, _EMPTY
+    owner = np.repeat(np.arange(items.size), lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return idx[starts[owner] + offsets], owner
+
+
+def _last_of_groups(sorted_groups: np.ndarray) -> np.ndarray:
+    """Positions of the last element of each run of equal values."""
+    last = np.empty(sorted_groups.size, dtype=bool)
+    if sorted_groups.size:
+        np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=last[:-1])
+        last[-1] = True
+    return np.flatnonzero(last)
+
+
+def _positions(sorted_terms: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """Where ``terms`` are, or would be, in ``sorted_terms`` (not empty), kept within bounds:
+    compare ``sorted_terms[result] == terms`` for membership."""
+    found = np.searchsorted(sorted_terms, terms)
+    return np.minimum(found, sorted_terms.size - 1, out=found)
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What the evidence of one disease needs, whatever the case (the ranker caches it)."""
+
+    closure_terms: np.ndarray  # sorted: the annotations and their ancestors
+    closure_freq: np.ndarray
+    link_weight: np.ndarray  # per closure term: log f + (1 + λ)·IC, rounded (ties → deeper)
+    disease_terms: np.ndarray  # sorted direct annotations
+    frequencies: np.ndarray
+    under_terms: np.ndarray  # sorted: every term at or above an annotation
+    under_best: np.ndarray  # per under term: its most frequent annotation (itself, then lowest id)
+    under_freq: np.ndarray
+    frequent_terms: np.ndarray  # annotations with f ≥ FREQUENT, most frequent first (stable)
+    frequent_freq: np.ndarray
+
+
+def row_facts(ranker: PhenotypeRanker, row: int) -> RowFacts:
+    closure_terms, closure_freq = _row(ranker._closure_rows, row)
+    disease_terms, frequencies = _row(ranker.matrices.direct, row)
+    lam = ranker.options.specificity_penalty
+    link_weight = np.round(np.log(closure_freq) + (1 + lam) * ranker._ic[closure_terms], 9)
+    above, owner = _gather(ranker._anc_ptr, ranker._anc_idx, disease_terms)
+    below, below_freq = disease_terms[owner], frequencies[owner]
+    # per term above: the most frequent annotation under it; then the term itself; then lowest id
+    order = np.lexsort((-below, below == above, below_freq, above))
+    last = order[_last_of_groups(above[order])]
+    frequent = np.flatnonzero(frequencies >= FREQUENT)
+    by_frequency = frequent[np.argsort(-frequencies[frequent], kind="stable")]
+    return RowFacts(
+        closure_terms=closure_terms,
+        closure_freq=closure_freq,
+        link_weight=link_weight,
+        disease_terms=disease_terms,
+        frequencies=frequencies,
+        under_terms=above[last],
+        under_best=below[last],
+        under_freq=below_freq[last],
+        frequent_terms=disease_terms[by_frequency],
+        frequent_freq=frequencies[by_frequency],
+    )
 
 
 @dataclass
@@ -38,79 +116,113 @@ class CaseContext:
     observed: list[int]
     excluded: np.ndarray  # sorted term indices
     touched: np.ndarray  # bool per term: an ancestor or descendant of a reported term
-    negated: dict[int, list[tuple[int, int]]]  # disease row → (observed term, its NOT ancestor)
+    terms: TermAncestors  # the observed terms and their ancestors, for matching
+    # (disease row, observed term, its ancestor the disease is annotated NOT to have), in the
+    # order of the terms and of their ancestors
+    negated_rows: np.ndarray
+    negated_terms: np.ndarray
+    negated_ancestors: np.ndarray
+
+    def negated(self, row: int) -> list[tuple[int, int]]:
+        """(observed term, its first ancestor the disease is annotated NOT to have)."""
+        if not self.negated_rows.size:
+            return []
+        found: dict[int, int] = {}
+        for i in np.flatnonzero(self.negated_rows == row).tolist():
+            found.setdefault(int(self.negated_terms[i]), int(self.negated_ancestors[i]))
+        return list(found.items())
+
+
+@dataclass(frozen=True)
+class TermAncestors:
+    """Terms and their ancestors as flat arrays: what matches them to a disease in one go."""
+
+    terms: np.ndarray
+    ancestors: np.ndarray  # every ancestor (itself included) of every term
+    owner: np.ndarray  # the position in ``terms`` of each ancestor's term
+    is_term: np.ndarray  # ancestor == its term
+    depth: np.ndarray  # number of ancestors of each ancestor
+
+
+def term_ancestors(ranker: PhenotypeRanker, terms: np.ndarray) -> TermAncestors:
+    terms = np.asarray(terms, dtype=np.int64)
+    ancestors, owner = _gather(ranker._anc_ptr, ranker._anc_idx, terms)
+    return TermAncestors(
+        terms=terms,
+        ancestors=ancestors,
+        owner=owner,
+        is_term=ancestors == terms[owner],
+        depth=ranker.depth[ancestors],
+    )
 
 
 def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
     reported = np.concatenate([terms.observed, terms.excluded])
     touched = np.zeros(len(ranker.kb.term_ids), dtype=bool)
     desc_ptr, desc_idx = ranker.kb.descendant_csr
-    for q in reported.tolist():
-        touched[ranker.ancestors(q)] = True
-        touched[desc_idx[desc_ptr[q] : desc_ptr[q + 1]]] = True
-    negated_by_row: dict[int, list[tuple[int, int]]] = {}
+    touched[_gather(ranker._anc_ptr, ranker._anc_idx, reported)[0]] = True
+    touched[_gather(desc_ptr, desc_idx, reported)[0]] = True
+    observed = term_ancestors(ranker, terms.observed)
     negated = ranker.matrices.negated
-    for q in terms.observed.tolist():
-        seen: set[int] = set()
-        for a in ranker.ancestors(q).tolist():
-            for row in negated.indices[negated.indptr[a] : negated.indptr[a + 1]].tolist():
-                if row not in seen:  # the first NOT ancestor of q for that disease
-                    seen.add(row)
-                    negated_by_row.setdefault(row, []).append((q, a))
+    rows, pair = _gather(negated.indptr, negated.indices, observed.ancestors)
     return CaseContext(
         observed=terms.observed.tolist(),
         excluded=np.sort(terms.excluded),
         touched=touched,
-        negated=negated_by_row,
+        terms=observed,
+        negated_rows=rows,
+        negated_terms=observed.terms[observed.owner[pair]],
+        negated_ancestors=observed.ancestors[pair],
     )
 
 
 def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) -> dict[str, Any]:
     """Matched, unexplained, missing and conflicting phenotypes of one candidate disease."""
     kb = ranker.kb
-    names = kb.term_names
-    disease_terms, frequencies = _row(ranker.matrices.direct, row)
-    closure_terms, closure_freq = _row(ranker._closure_rows, row)
+    ids, names = kb.term_ids, kb.term_names
+    facts = ranker.row_facts(row)
     matched, unexplained = [], []
-    for q in context.observed:
-        entry = ranker.match_evidence(q, row)
+    for q, entry in zip(
+        context.observed, ranker.match_evidence_many(context.terms, row), strict=True
+    ):
         if entry is None:
-            unexplained.append({"id": kb.term_ids[q], "label": names[q]})
+            unexplained.append({"id": ids[q], "label": names[q]})
         else:
             matched.append(dict(entry))  # a copy: the cached entry stays as computed
-    expected = (frequencies >= FREQUENT) & ~context.touched[disease_terms]
-    order = np.argsort(-frequencies[expected], kind="stable")[:8]
+    keep = ~context.touched[facts.frequent_terms]
     missing = [
-        {"id": kb.term_ids[t], "label": names[t], "frequency": round(float(f), 3)}
+        {"id": ids[t], "label": names[t], "frequency": round(f, 3)}
         for t, f in zip(
-            disease_terms[expected][order].tolist(),
-            frequencies[expected][order].tolist(),
+            facts.frequent_terms[keep][:MISSING_SHOWN].tolist(),
+            facts.frequent_freq[keep][:MISSING_SHOWN].tolist(),
             strict=True,
         )
     ]
-    # excluded patient terms the disease has (at or below them) frequently
-    pos = np.searchsorted(closure_terms, context.excluded).clip(max=max(closure_terms.size - 1, 0))
-    has = (closure_terms.size > 0) & (closure_terms[pos] == context.excluded)
-    frequent = has & (closure_freq[pos] >= FREQUENT)
-    conflicts = [
-        {
-            "id": kb.term_ids[q],
-            "label": names[q],
-            "frequency": round(float(f), 3),
-            "reason": "excluded in the patient, annotated to the disease",
-        }
-        for q, f in zip(
-            context.excluded[frequent].tolist(), closure_freq[pos][frequent].tolist(), strict=True
-        )
-    ]
+    conflicts = []
+    closure_terms, closure_freq = facts.closure_terms, facts.closure_freq
+    if context.excluded.size and closure_terms.size:
+        # excluded patient terms the disease has (at or below them) frequently
+        pos = _positions(closure_terms, context.excluded)
+        frequent = (closure_terms[pos] == context.excluded) & (closure_freq[pos] >= FREQUENT)
+        conflicts = [
+            {
+                "id": ids[q],
+                "label": names[q],
+                "frequency": round(f, 3),
+                "reason": "excluded in the patient, annotated to the disease",
+            }
+            for q, f in zip(
+                context.excluded[frequent].tolist(), closure_freq[pos][frequent].tolist(), strict=True
+            )
+        ]
     conflicts.extend(
         {
-            "id": kb.term_ids[q],
+            "id": ids[q],
             "label": names[q],
             "frequency": 0.0,
-            "reason": f"observed, but the disease is annotated NOT {kb.term_ids[a]}",
+            "reason": f"observed, but the disease is annotated NOT {ids[a]}",
         }
-        for q, a in context.negated.get(row, [])
+        for q, a in context.negated(row)
     )
     return {
         "matched": matched,
@@ -124,40 +236,71 @@ def match_evidence(ranker: PhenotypeRanker, q: int, row: int) -> dict[str, Any] 
     """How disease ``row`` explains observed term ``q``: the annotation behind its likelihood
     ratio and their relation; ``None`` when it does not (the LR is at the noise floor).
     Depends on (q, row) only, so the ranker caches it."""
+    return match_evidence_many(ranker, term_ancestors(ranker, np.asarray([q])), row)[0]
+
+
+def match_evidence_many(
+    ranker: PhenotypeRanker, terms: TermAncestors, row: int, wanted: Sequence[int] | None = None
+) -> list[dict[str, Any] | None]:
+    """:func:`match_evidence` of each of ``terms`` (or of those at positions ``wanted``) for
+    disease ``row``, in one pass over the disease's annotations."""
     kb = ranker.kb
-    log_lr = float(ranker.observed_log_lr(q)[row])
-    if log_lr <= ranker._log_floor + 1e-9:
-        return None
-    ic = ranker._ic
-    lam = ranker.options.specificity_penalty
-    closure_terms, closure_freq = _row(ranker._closure_rows, row)
-    linked = ranker.ancestor_mask(q)[closure_terms]
-    if not linked.any():
-        return None
-    # the ancestor that gave the likelihood ratio; on ties (equal IC along a chain) the deepest
-    # one, i.e. the most specific link
-    links, link_freq = closure_terms[linked], closure_freq[linked]
-    weight = np.round(np.log(link_freq) + (1 + lam) * ic[links], 9)
-    link = int(links[np.lexsort((ranker.depth[links], links == q, weight))[-1]])
-    # the annotation under that ancestor: the most frequent one (the link itself first)
-    disease_terms, frequencies = _row(ranker.matrices.direct, row)
-    under = ranker.descendant_mask(link)[disease_terms]
-    candidates, candidate_freq = disease_terms[under], frequencies[under]
-    pick = np.lexsort((-candidates, candidates == link, candidates == q, candidate_freq))[-1]
-    t, frequency = int(candidates[pick]), float(candidate_freq[pick])
-    if link == q:
-        relation = "exact" if t == q else "patient term is broader"
-    else:
-        relation = "patient term is more specific" if t == link else "related"
-    return {
-        "patient_term": kb.term_ids[q],
-        "patient_label": kb.term_names[q],
-        "disease_term": kb.term_ids[t],
-        "disease_label": kb.term_names[t],
-        "frequency": round(frequency, 3),
-        "relation": relation,
-        "log_lr": round(log_lr, 3),
-    }
+    positions = range(terms.terms.size) if wanted is None else wanted
+    result: dict[int, dict[str, Any] | None] = dict.fromkeys(positions)
+    log_lrs: dict[int, float] = {}
+    floor = ranker._log_floor + 1e-9
+    q_list = terms.terms.tolist()
+    for i in positions:
+        log_lr = float(ranker.observed_log_lr(q_list[i])[row])
+        if log_lr > floor:
+            log_lrs[i] = log_lr
+    if not log_lrs:
+        return [result[i] for i in positions]
+    facts = ranker.row_facts(row)
+    closure_terms = facts.closure_terms
+    if closure_terms.size == 0:
+        return [result[i] for i in positions]
+    pos = _positions(closure_terms, terms.ancestors)
+    need = np.zeros(terms.terms.size, dtype=bool)
+    need[list(log_lrs)] = True
+    hit = np.flatnonzero((closure_terms[pos] == terms.ancestors) & need[terms.owner])
+    # per term, the ancestor that gave the likelihood ratio: the highest weight; on ties the
+    # term itself, then the deepest one (the most specific link), then the highest index
+    owner, links = terms.owner[hit], terms.ancestors[hit]
+    order = np.lexsort(
+        (links, terms.depth[hit], terms.is_term[hit], facts.link_weight[pos[hit]], owner)
+    )
+    best = order[_last_of_groups(owner[order])]
+    owners, links = owner[best].tolist(), links[best]
+    # the annotation under that ancestor: the most frequent one (the term, then the link first)
+    under = _positions(facts.under_terms, links)  # closure terms have annotations under them
+    if (facts.under_terms[under] != links).any():
+        raise AssertionError(f"disease row {row}: an ancestor with no annotation under it")
+    picks = facts.under_best[under].tolist()
+    pick_freq = facts.under_freq[under].tolist()
+    disease_terms = facts.disease_terms
+    own = _positions(disease_terms, terms.terms[owners])
+    own_hit = (disease_terms[own] == terms.terms[owners]).tolist()
+    own_freq = facts.frequencies[own].tolist()
+    for k, (i, link) in enumerate(zip(owners, links.tolist(), strict=True)):
+        q = q_list[i]
+        t, frequency = picks[k], pick_freq[k]
+        if own_hit[k] and own_freq[k] == frequency:  # q itself, annotated as often
+            t = q
+        if link == q:
+            relation = "exact" if t == q else "patient term is broader"
+        else:
+            relation = "patient term is more specific" if t == link else "related"
+        result[i] = {
+            "patient_term": kb.term_ids[q],
+            "patient_label": kb.term_names[q],
+            "disease_term": kb.term_ids[t],
+            "disease_label": kb.term_names[t],
+            "frequency": round(frequency, 3),
+            "relation": relation,
+            "log_lr": round(log_lrs[i], 3),
+        }
+    return [result[i] for i in positions]
 
 
 def _entropy(p: np.ndarray) -> float:
@@ -179,21 +322,19 @@ def next_phenotypes(
     weights = posterior[top] / posterior[top].sum()
     if weights.size < 2 or not np.isfinite(weights).all():
         return []
-    reported = set(np.concatenate([terms.observed, terms.excluded]).tolist())
-    asked: set[int] = set()
-    for q in reported:
-        asked.update(ranker.ancestors(q).tolist())
-    candidates: set[int] = set()
-    for row in top:
-        disease_terms, _ = _row(ranker.matrices.direct, int(row))
-        candidates.update(t for t in disease_terms.tolist() if t not in asked)
-    if not candidates:
+    reported = np.concatenate([terms.observed, terms.excluded])
+    asked = np.zeros(len(ranker.kb.term_ids), dtype=bool)
+    asked[_gather(ranker._anc_ptr, ranker._anc_idx, reported)[0]] = True
+    direct = ranker.matrices.direct
+    candidates = np.zeros(asked.size, dtype=bool)
+    candidates[_gather(direct.indptr, direct.indices, top)[0]] = True
+    columns = np.flatnonzero(candidates & ~asked)
+    if columns.size == 0:
         return []
-    columns = np.asarray(sorted(candidates))
     closure = np.zeros((top.size, columns.size))  # P(q | d) for the top d
     for i, row in enumerate(top.tolist()):
         row_terms, row_freq = _row(ranker._closure_rows, row)
-        pos = np.searchsorted(columns, row_terms).clip(max=columns.size - 1)
+        pos = _positions(columns, row_terms)
         hit = columns[pos] == row_terms
         closure[i, pos[hit]] = row_freq[hit]
     present = np.where(closure > 0, closure, ABSENT_RATE)

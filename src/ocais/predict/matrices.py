@@ -106,6 +106,36 @@ def build_matrices(
     default_frequency: float = 0.5,
 ) -> DiseaseMatrices:
     """Compile the matrices for the diseases of ``namespaces`` (e.g. ``("OMIM", "ORPHA")``)."""
+    return compile_matrices(kb, knowledge_annotations(kb, namespaces, default_frequency))
+
+
+@dataclass
+class Annotations:
+    """Disease–phenotype annotations before compilation: one entry per (disease, term).
+
+    ``disease``/``term``/``frequency`` are the positive annotations (row in ``disease_ids``,
+    knowledge-base term index, frequency in (0, 1]); ``not_disease``/``not_term`` the NOT ones.
+    ``kb_rows`` gives each disease's row in the knowledge base's disease list, or -1 for a
+    disease the knowledge base does not know (learned from cases).
+    """
+
+    disease_ids: list[str]
+    disease_names: list[str]
+    kb_rows: IntArray
+    disease: IntArray
+    term: IntArray
+    frequency: FloatArray
+    not_disease: IntArray
+    not_term: IntArray
+    default_frequency: float
+
+
+def knowledge_annotations(
+    kb: KnowledgeBase,
+    namespaces: Sequence[str] = DEFAULT_NAMESPACES,
+    default_frequency: float = 0.5,
+) -> Annotations:
+    """The knowledge base's phenotype annotations of the diseases of ``namespaces``."""
     if not 0 < default_frequency <= 1:
         raise ConfigError("default_frequency must be in (0, 1]")
     wanted = {n.upper() for n in namespaces}
@@ -119,9 +149,6 @@ def build_matrices(
         )
     local = np.full(len(kb.disease_ids), -1, dtype=np.int64)
     local[kb_rows] = np.arange(kb_rows.size)
-    n_terms = len(kb.term_ids)
-    shape = (int(kb_rows.size), n_terms)
-
     disease = local[np.asarray(kb.array("ann_disease"), dtype=np.int64)]
     term = np.asarray(kb.array("ann_term"), dtype=np.int64)
     freq = np.asarray(kb.array("ann_frequency"), dtype=np.float64)
@@ -131,21 +158,37 @@ def build_matrices(
     keep = (disease >= 0) & phenotype
     positive = keep & ~excluded & (freq > 0)
     negative = keep & (excluded | (freq == 0))  # "Excluded (0%)" frequency means NOT as well
-
-    direct = _max_by_key(disease[positive], term[positive], freq[positive], shape).tocsr()
-    positions, ancestors = expand_to_ancestors(kb, term[positive].astype(np.int32))
-    closure = _max_by_key(disease[positive][positions], ancestors, freq[positive][positions], shape)
-    negated = sp.csc_array(
-        (np.ones(int(negative.sum())), (disease[negative], term[negative])), shape=shape
-    )
-    negated.sum_duplicates()
-    return DiseaseMatrices(
+    return Annotations(
         disease_ids=[kb.disease_ids[i] for i in kb_rows],
         disease_names=[kb.disease_names[i] for i in kb_rows],
         kb_rows=kb_rows,
+        disease=disease[positive],
+        term=term[positive],
+        frequency=freq[positive],
+        not_disease=disease[negative],
+        not_term=term[negative],
+        default_frequency=default_frequency,
+    )
+
+
+def compile_matrices(kb: KnowledgeBase, annotations: Annotations) -> DiseaseMatrices:
+    """Compile annotations into the direct, closure and NOT matrices (terms from ``kb``)."""
+    a = annotations
+    shape = (len(a.disease_ids), len(kb.term_ids))
+    direct = _max_by_key(a.disease, a.term, a.frequency, shape).tocsr()
+    positions, ancestors = expand_to_ancestors(kb, a.term.astype(np.int32))
+    closure = _max_by_key(a.disease[positions], ancestors, a.frequency[positions], shape)
+    negated = sp.csc_array(
+        (np.ones(a.not_disease.size), (a.not_disease, a.not_term)), shape=shape
+    )
+    negated.sum_duplicates()
+    return DiseaseMatrices(
+        disease_ids=list(a.disease_ids),
+        disease_names=list(a.disease_names),
+        kb_rows=a.kb_rows,
         direct=direct,
         closure=closure,
         negated=negated,
         information_content=np.asarray(kb.information_content, dtype=np.float64),
-        default_frequency=default_frequency,
+        default_frequency=a.default_frequency,
     )

@@ -44,10 +44,14 @@ from ocais import __version__
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.demographics import Demographics
 from ocais.predict.evidence import (
+    RowFacts,
+    TermAncestors,
     candidate_evidence,
     case_context,
     match_evidence,
+    match_evidence_many,
     next_phenotypes,
+    row_facts,
 )
 from ocais.predict.matrices import DEFAULT_NAMESPACES, DiseaseMatrices, build_matrices
 from ocais.predict.terms import CaseTerms, case_terms
@@ -84,14 +88,18 @@ class PhenotypeRanker:
 
     name: ClassVar[str] = "phenotype"
 
-    def __init__(self, knowledge: KnowledgeBase, **options: Any) -> None:
+    def __init__(
+        self, knowledge: KnowledgeBase, *, matrices: DiseaseMatrices | None = None, **options: Any
+    ) -> None:
+        """``matrices`` replaces the knowledge base's own annotations (e.g. profiles learned from
+        cases, see ``ocais.learn``); by default they are compiled from ``knowledge``."""
         try:
             self.options = PhenotypeRankerOptions(**options)
         except ValueError as exc:  # pydantic.ValidationError
             raise TypeError(str(exc)) from exc
         opts = self.options
         self.kb = knowledge
-        self.matrices: DiseaseMatrices = build_matrices(
+        self.matrices: DiseaseMatrices = matrices or build_matrices(
             knowledge, opts.namespaces, opts.default_frequency
         )
         m = self.matrices
@@ -110,6 +118,7 @@ class PhenotypeRanker:
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
         self._match_cache: OrderedDict[tuple[int, int], dict[str, Any] | None] = OrderedDict()
+        self._row_facts: OrderedDict[int, RowFacts] = OrderedDict()
         self._ancestor_masks: dict[int, npt.NDArray[np.bool_]] = {}
         self._descendant_masks: dict[int, npt.NDArray[np.bool_]] = {}
 
@@ -218,6 +227,42 @@ class PhenotypeRanker:
         if len(self._match_cache) > 16 * max(self.options.cache_terms, 1):
             self._match_cache.popitem(last=False)
         return entry
+
+    def match_evidence_many(self, terms: TermAncestors, row: int) -> list[dict[str, Any] | None]:
+        """:meth:`match_evidence` of each of ``terms`` for disease ``row`` (the pairs not cached
+        are computed together)."""
+        cache = self._match_cache
+        found: list[dict[str, Any] | None] = []
+        missing: list[int] = []
+        for i, term in enumerate(terms.terms.tolist()):
+            key = (term, row)
+            if key in cache:
+                cache.move_to_end(key)
+                found.append(cache[key])
+            else:
+                found.append(None)
+                missing.append(i)
+        if missing:
+            limit = 16 * max(self.options.cache_terms, 1)
+            for i, entry in zip(
+                missing, match_evidence_many(self, terms, row, missing), strict=True
+            ):
+                found[i] = entry
+                cache[(int(terms.terms[i]), row)] = entry
+            while len(cache) > limit:
+                cache.popitem(last=False)
+        return found
+
+    def row_facts(self, row: int) -> RowFacts:
+        """What evidence needs of disease ``row`` whatever the case (cached per row)."""
+        facts = self._row_facts.get(row)
+        if facts is not None:
+            self._row_facts.move_to_end(row)
+            return facts
+        facts = self._row_facts[row] = row_facts(self, row)
+        if len(self._row_facts) > max(self.options.cache_terms, 1):
+            self._row_facts.popitem(last=False)
+        return facts
 
     def excluded_log_lr(self, term: int) -> FloatArray:
         """log(1 − p) with p the disease's frequency of ``term`` or a descendant of it."""
