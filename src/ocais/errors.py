@@ -120,3 +120,19 @@ class VectorIndexError(OcaisError, ValueError):
     """A vector collection or a request to it is invalid (spec mismatch, dimension, filter)."""
 
     code = "vector_index_error"
+
+
+class ReleaseRefusedError(OcaisError, ValueError):
+    """A synthetic set failed its release gate (or its report does not match it); nothing was
+    written. ``failures`` lists the reasons."""
+
+    code = "release_refused"
+
+    def __init__(self, message: str, *, failures: list[str], hint: str | None = None) -> None:
+        self.failures = failures
+        super().__init__(
+            message,
+            hint=hint
+            or "regenerate the set with stronger privacy settings (e.g. a larger min_distance or "
+            "a differential-privacy epsilon), re-run the report, and release again",
+        )

@@ -1,0 +1,1 @@
+"""Synthetic patient sets: generation, privacy/fidelity/utility report and release gate."""
