@@ -1,19 +1,21 @@
 """The ``Predictor`` contract, checked for EVERY registered predictor (see ``predict/base.py``).
 
 Predictors are discovered through the ``ocais.predictors`` entry points, so one added later is
-tested here without touching this file.
+tested here without touching this file — unless it needs options to be built at all (a fitted
+model): :data:`OPTION_FACTORIES` supplies those.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 
 from ocais.errors import ConfigError
+from ocais.knowledge import KnowledgeBase
 from ocais.predict.base import (
     DiseaseScorer,
     Predictor,
@@ -21,7 +23,7 @@ from ocais.predict.base import (
     create_predictor,
     predict_many,
 )
-from ocais.schemas import Case, PhenotypeObservation, Prediction, Provenance
+from ocais.schemas import Case, Diagnosis, PhenotypeObservation, Prediction, Provenance
 
 PREDICTORS = sorted(available_predictors())
 UNKNOWN_TERM = "HP:9999999"
@@ -37,6 +39,51 @@ def make_case(case_id: str, *observed: str, excluded: tuple[str, ...] = ()) -> C
     )
 
 
+def labelled(case_id: str, disease: str, *observed: str) -> Case:
+    case = make_case(case_id, *observed)
+    return case.model_copy(update={"diagnoses": [Diagnosis(disease_id=disease)]})
+
+
+# training cases of the learned predictor, per knowledge base: (disease, terms) × 3 each; the
+# LOCAL disease is one no knowledge base annotates (learned from cases alone)
+TINY_TRAINING = [
+    ("OMIM:100001", ["HP:0001250", "HP:0000505"]),
+    ("OMIM:100002", ["HP:0002069"]),
+    ("LOCAL:1", ["HP:0000478", "HP:0000707"]),
+]
+REAL_TRAINING = [
+    ("OMIM:219700", ["HP:0012236", "HP:0004401", "HP:0001738", "HP:0002110"]),
+    ("OMIM:154700", ["HP:0001083", "HP:0002616", "HP:0001166", "HP:0000098"]),
+    ("LOCAL:1", ["HP:0001250", "HP:0001263", "HP:0000252", "HP:0001290"]),
+]
+
+
+def learned_options(kb: KnowledgeBase) -> dict[str, Any]:
+    """A small model fitted on three cases per disease, each missing one of its terms."""
+    from ocais.learn.model import LearnOptions, fit
+
+    training = TINY_TRAINING if len(kb.term_ids) < 100 else REAL_TRAINING
+    cases = [
+        labelled(f"train-{disease}-{i}", disease, *[t for j, t in enumerate(terms) if j != i])
+        if len(terms) > 1
+        else labelled(f"train-{disease}-{i}", disease, *terms)
+        for disease, terms in training
+        for i in range(3)
+    ]
+    return {"model": fit(cases, kb, LearnOptions(seed=0))}
+
+
+# options a predictor cannot be built without, by name: factory(kb) -> options
+OPTION_FACTORIES: dict[str, Callable[[KnowledgeBase], dict[str, Any]]] = {
+    "learned": learned_options,
+}
+
+
+def options_for(name: str, kb: KnowledgeBase) -> dict[str, Any]:
+    factory = OPTION_FACTORIES.get(name)
+    return {} if factory is None else factory(kb)
+
+
 def comparable(prediction: Prediction) -> dict[str, Any]:
     """The prediction as JSON, without the creation timestamp."""
     return prediction.model_dump(mode="json", exclude={"provenance": {"created_at"}})
@@ -49,7 +96,9 @@ def check_contract(predictor: Predictor, kb: Any, cases: Sequence[Case], top_k: 
         scores = [c.score for c in prediction.candidates]
         assert len(ids) <= top_k
         assert len(ids) == len(set(ids)), "no duplicate diseases"
-        assert all(kb.has_disease(d) for d in ids), "every candidate is a known disease"
+        # a predictor may rank diseases it learned from cases (it lists them in disease_ids)
+        learned = set(getattr(predictor, "disease_ids", ()))
+        assert all(kb.has_disease(d) or d in learned for d in ids), "every candidate is known"
         assert scores == sorted(scores, reverse=True), "sorted by descending score"
         assert [c.rank for c in prediction.candidates] == list(range(1, len(ids) + 1))
         assert prediction.predictor == predictor.name
@@ -99,7 +148,8 @@ TINY_CASES = [
 
 @pytest.mark.parametrize("name", PREDICTORS)
 def test_contract_on_tiny_kb(name: str, tiny_kb) -> None:  # type: ignore[no-untyped-def]
-    predictor = create_predictor(name, tiny_kb)
+    options = options_for(name, tiny_kb)
+    predictor = create_predictor(name, tiny_kb, **options)
     assert isinstance(predictor, Predictor)
     assert predictor.name == name
     cases = [make_case(case_id, *terms) for case_id, terms in TINY_CASES]
@@ -107,7 +157,7 @@ def test_contract_on_tiny_kb(name: str, tiny_kb) -> None:  # type: ignore[no-unt
         check_contract(predictor, tiny_kb, cases, top_k)
     check_edge_cases(predictor, "HP:0002069")
 
-    rebuilt = create_predictor(name, tiny_kb)
+    rebuilt = create_predictor(name, tiny_kb, **options)
     assert [comparable(p) for p in predict_many(rebuilt, cases)] == [
         comparable(p) for p in predict_many(predictor, cases)
     ], "a fresh instance predicts the same"
@@ -117,6 +167,9 @@ def test_contract_on_tiny_kb(name: str, tiny_kb) -> None:  # type: ignore[no-unt
 def test_unknown_option_is_a_config_error(name: str, tiny_kb) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=name):
         create_predictor(name, tiny_kb, no_such_option=1)
+    if name in OPTION_FACTORIES:  # also when built with the options it needs
+        with pytest.raises(ConfigError, match=name):
+            create_predictor(name, tiny_kb, **options_for(name, tiny_kb), no_such_option=1)
 
 
 def test_unknown_predictor_names_the_available_ones(tiny_kb) -> None:  # type: ignore[no-untyped-def]
@@ -159,7 +212,7 @@ def real_cases(real_kb, phenopacket_archive) -> list[Case]:  # type: ignore[no-u
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PREDICTORS)
 def test_contract_on_real_kb(name: str, real_kb, real_cases: list[Case]) -> None:  # type: ignore[no-untyped-def]
-    predictor = create_predictor(name, real_kb)
+    predictor = create_predictor(name, real_kb, **options_for(name, real_kb))
     for top_k in (1, 10):
         check_contract(predictor, real_kb, real_cases, top_k)
     check_edge_cases(predictor, "HP:0001250")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,11 +21,23 @@ from rich.progress import (
 from rich.table import Table
 
 from ocais.cli.context import console, emit_json, err_console, fail, state
-from ocais.errors import OcaisError
+from ocais.errors import ConfigError, OcaisError
 from ocais.evaluate import BenchmarkResult, PredictorResult, run_benchmark
-from ocais.predict.base import Predictor, create_predictor
+from ocais.predict.base import Predictor, available_predictors, create_predictor
 
 DEFAULT_PREDICTORS = ("phenotype", "resnik")
+
+
+def takes_model(name: str) -> bool:
+    """Does the registered predictor ``name`` accept ``model_dir`` (a fitted model)?"""
+    factory = available_predictors().get(name)
+    if factory is None:
+        return False
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return "model_dir" in parameters
 
 
 def _predictor_json(result: PredictorResult) -> dict[str, Any]:
@@ -109,6 +122,9 @@ def benchmark(
     model: Annotated[
         Path | None, typer.Option(help="Model directory, for predictors that load a fitted model.")
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print data as JSON (same as `ocais --json …`).")
+    ] = False,
 ) -> None:
     """Benchmark predictors on phenopackets: top-k accuracy, MRR, coverage, subgroups.
 
@@ -122,9 +138,15 @@ def benchmark(
     built: dict[str, Predictor] = {}
     kb = cli.knowledge
     try:
+        loaders = [n for n in names if takes_model(n)] if model is not None else []
+        if model is not None and not loaders:
+            raise ConfigError(
+                f"--model is given but none of {', '.join(names)} loads a fitted model",
+                hint="add --predictor learned, or drop --model",
+            )
         for name in names:
             options[name] = {"namespaces": list(chosen)}
-            if model is not None:
+            if name in loaders:
                 options[name]["model_dir"] = str(model)
                 built[name] = create_predictor(name, kb, namespaces=chosen, model_dir=model)
             else:
@@ -136,7 +158,7 @@ def benchmark(
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=err_console,
-            disable=cli.json_output,
+            disable=cli.json_output or json_output,
             transient=True,
         )
         with progress:
@@ -152,7 +174,7 @@ def benchmark(
             )
     except OcaisError as exc:
         raise fail(exc) from exc
-    if cli.json_output:
+    if cli.json_output or json_output:
         emit_json(benchmark_json(result))
         return
     console.print(_table(result))

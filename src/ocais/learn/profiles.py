@@ -54,7 +54,7 @@ def age_band(age: float | None) -> int:
     """Column of ``age`` in the age-band counts (the last one: unknown)."""
     if age is None:
         return len(AGE_BANDS)
-    for i, (low, high) in enumerate(AGE_BANDS):
+    for i, (_low, high) in enumerate(AGE_BANDS):
         if age < high:
             return i
     return len(AGE_BANDS) - 1
@@ -126,7 +126,10 @@ class CaseProfiles:
                 if diagnosis.disease_id == disease and diagnosis.label:
                     labels.setdefault(disease, diagnosis.label)
             observed, excluded = _resolved_terms(case, kb)
-            for terms, rows, cols in ((observed, obs_rows, obs_cols), (excluded, exc_rows, exc_cols)):
+            for terms, rows, cols in (
+                (observed, obs_rows, obs_cols),
+                (excluded, exc_rows, exc_cols),
+            ):
                 if len(terms) > max_terms:
                     terms = sorted(rng.choice(terms, size=max_terms, replace=False).tolist())
                 rows.extend([row] * len(terms))
@@ -324,7 +327,7 @@ def _resolved_terms(case: Case, kb: KnowledgeBase) -> tuple[list[int], list[int]
 def _kb_name(kb: KnowledgeBase, disease_id: str) -> str:
     try:
         return kb.disease_name(disease_id)
-    except Exception:  # noqa: BLE001 - unknown disease: its id is its name
+    except LookupError:  # unknown disease: its id is its name
         return disease_id
 
 
@@ -346,7 +349,7 @@ def _annotation_pattern(profiles: CaseProfiles, kb: KnowledgeBase) -> IntArray:
     for row, disease in enumerate(profiles.disease_ids):
         if disease in kb_index:
             local[kb_index[disease]] = row
-    disease = local[np.asarray(kb.array("ann_disease"), dtype=np.int64)]
+    rows = local[np.asarray(kb.array("ann_disease"), dtype=np.int64)]
     term = np.asarray(kb.array("ann_term"), dtype=np.int64)
-    keep = disease >= 0
-    return np.unique(disease[keep] * len(kb.term_ids) + term[keep])
+    keep = rows >= 0
+    return np.unique(rows[keep] * len(kb.term_ids) + term[keep])

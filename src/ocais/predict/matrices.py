@@ -178,9 +178,7 @@ def compile_matrices(kb: KnowledgeBase, annotations: Annotations) -> DiseaseMatr
     direct = _max_by_key(a.disease, a.term, a.frequency, shape).tocsr()
     positions, ancestors = expand_to_ancestors(kb, a.term.astype(np.int32))
     closure = _max_by_key(a.disease[positions], ancestors, a.frequency[positions], shape)
-    negated = sp.csc_array(
-        (np.ones(a.not_disease.size), (a.not_disease, a.not_term)), shape=shape
-    )
+    negated = sp.csc_array((np.ones(a.not_disease.size), (a.not_disease, a.not_term)), shape=shape)
     negated.sum_duplicates()
     return DiseaseMatrices(
         disease_ids=list(a.disease_ids),

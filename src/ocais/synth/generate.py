@@ -31,6 +31,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -224,7 +225,7 @@ def case_profiles(
     n_cases = np.maximum(profiles.n_cases, 0.0)
     excluded = profiles.excluded.tocsr()
     counts = profiles.observed.tocsr()
-    supported = _knowledge_support(kb, kb_freq)
+    supported = _KnowledgeSupport(kb, kb_freq)
     result = []
     for row, disease in enumerate(profiles.disease_ids):
         terms, probability = _row(frequencies, row)
@@ -308,9 +309,7 @@ def from_cases(
 
 
 # --- knowledge-driven -------------------------------------------------------------------------
-def knowledge_profile(
-    kb: KnowledgeBase, disease_id: str, n: int, options: SynthOptions
-) -> Profile:
+def knowledge_profile(kb: KnowledgeBase, disease_id: str, n: int, options: SynthOptions) -> Profile:
     """The sampling profile of an annotated disease."""
     if not kb.has_disease(disease_id):
         raise UnknownDiseaseError(
@@ -392,7 +391,9 @@ def from_knowledge(
     )
 
 
-def annotated_diseases(kb: KnowledgeBase, namespaces: Sequence[str] = ("OMIM", "ORPHA")) -> list[str]:
+def annotated_diseases(
+    kb: KnowledgeBase, namespaces: Sequence[str] = ("OMIM", "ORPHA")
+) -> list[str]:
     """Every disease of ``namespaces`` with a phenotype annotation to draw patients from (a
     positive one under Phenotypic abnormality; some diseases have none, see
     :func:`knowledge_profile`)."""
@@ -478,7 +479,7 @@ class _CaseFactory:
         created: dt.datetime,
         ident: str,
         source: str,
-        parameters: dict[str, object],
+        parameters: dict[str, Any],
     ) -> None:
         self.kb = kb
         self.created = created
@@ -526,9 +527,7 @@ class _CaseFactory:
         return Case.model_construct(
             id=Case.stable_id(SOURCE_FORMAT, record),
             external_id=record,
-            subject=Subject.model_construct(
-                sex=sex, age_years=age, birth_year=None, deceased=None
-            ),
+            subject=Subject.model_construct(sex=sex, age_years=age, birth_year=None, deceased=None),
             phenotypes=self.observations(observed, False) + self.observations(excluded, True),
             findings=[],
             notes=[],
@@ -592,7 +591,9 @@ class _SourceGuard:
         return np.flatnonzero((distance <= self.min_distance).any(axis=1)).tolist()
 
 
-def _knowledge_frequencies(kb: KnowledgeBase, disease_ids: Sequence[str], default: float):  # type: ignore[no-untyped-def]
+def _knowledge_frequencies(
+    kb: KnowledgeBase, disease_ids: Sequence[str], default: float
+) -> sp.csr_array:
     """Disease × term matrix of annotated frequencies of ``disease_ids`` (0 where unannotated)."""
     namespaces = sorted({d.split(":", 1)[0] for d in disease_ids})
     n_terms = len(kb.term_ids)
@@ -611,32 +612,31 @@ def _knowledge_frequencies(kb: KnowledgeBase, disease_ids: Sequence[str], defaul
     return matrix
 
 
-def _knowledge_support(kb: KnowledgeBase, frequencies: object) -> object:
-    """Disease × term (bool, dense per row on access): is the term an annotation of the
-    disease, an ancestor of one, or a descendant of one?"""
-    matrix = sp.csr_array(frequencies)
-    anc_ptr = np.asarray(kb.array("anc_ptr"), dtype=np.int64)
-    anc_idx = np.asarray(kb.array("anc_idx"), dtype=np.int64)
-    desc_ptr, desc_idx = kb.descendant_csr
-    n_terms = len(kb.term_ids)
+class _KnowledgeSupport:
+    """Per disease row: is each term an annotation of the disease, or an ancestor or a
+    descendant of one? (Computed on access, one row at a time.)"""
 
-    class _Rows:
-        def __getitem__(self, row: int) -> npt.NDArray[np.bool_]:
-            mask = np.zeros(n_terms, dtype=bool)
-            for t in matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]].tolist():
-                mask[anc_idx[anc_ptr[t] : anc_ptr[t + 1]]] = True
-                mask[desc_idx[desc_ptr[t] : desc_ptr[t + 1]]] = True
-            return mask
+    def __init__(self, kb: KnowledgeBase, frequencies: sp.csr_array) -> None:
+        self.matrix = sp.csr_array(frequencies)
+        self.anc_ptr = np.asarray(kb.array("anc_ptr"), dtype=np.int64)
+        self.anc_idx = np.asarray(kb.array("anc_idx"), dtype=np.int64)
+        self.desc_ptr, self.desc_idx = kb.descendant_csr
+        self.n_terms = len(kb.term_ids)
 
-    return _Rows()
+    def __getitem__(self, row: int) -> npt.NDArray[np.bool_]:
+        m = self.matrix
+        mask = np.zeros(self.n_terms, dtype=bool)
+        for t in m.indices[m.indptr[row] : m.indptr[row + 1]].tolist():
+            mask[self.anc_idx[self.anc_ptr[t] : self.anc_ptr[t + 1]]] = True
+            mask[self.desc_idx[self.desc_ptr[t] : self.desc_ptr[t + 1]]] = True
+        return mask
 
 
-def _row(matrix: object, row: int) -> tuple[IntArray, FloatArray]:
-    indptr = matrix.indptr  # type: ignore[attr-defined]
-    start, end = indptr[row], indptr[row + 1]
+def _row(matrix: sp.csr_array, row: int) -> tuple[IntArray, FloatArray]:
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
     return (
-        np.asarray(matrix.indices[start:end], dtype=np.int64),  # type: ignore[attr-defined]
-        np.asarray(matrix.data[start:end], dtype=np.float64),  # type: ignore[attr-defined]
+        np.asarray(matrix.indices[start:end], dtype=np.int64),
+        np.asarray(matrix.data[start:end], dtype=np.float64),
     )
 
 
@@ -663,4 +663,3 @@ def _phenotypic_terms(kb: KnowledgeBase) -> npt.NDArray[np.bool_]:
         _PHENOTYPIC_CACHE.clear()
         _PHENOTYPIC_CACHE[key] = cached = mask
     return cached
-

@@ -43,7 +43,9 @@ def to_phenopacket(case: Case, created: str, hpo_version: str | None) -> dict[st
     if case.subject.sex in _SEX:
         subject["sex"] = _SEX[case.subject.sex]
     if case.subject.age_years is not None:
-        subject["timeAtLastEncounter"] = {"age": {"iso8601duration": iso_age(case.subject.age_years)}}
+        subject["timeAtLastEncounter"] = {
+            "age": {"iso8601duration": iso_age(case.subject.age_years)}
+        }
     features = []
     for obs in case.phenotypes:
         feature: dict[str, Any] = {"type": {"id": obs.id, "label": obs.label or obs.id}}

@@ -1,0 +1,509 @@
+"""``ocais synth``: synthetic patients from cases or from the knowledge base, their privacy
+report and the release gate. Each command is a thin call into :mod:`ocais.synth`."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich import box
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
+from ocais.errors import ConfigError, OcaisError, ReleaseRefusedError, UnknownDiseaseError
+from ocais.knowledge import KnowledgeBase
+from ocais.schemas import Case
+
+app = typer.Typer(
+    help="Synthetic patients: generate, measure privacy and utility, release.",
+    no_args_is_help=True,
+)
+
+ProgressUpdate = Callable[[str, int, int | None], None]
+TASK_LABELS = {
+    "read": "Reading cases",
+    "synthesize": "Synthesizing patients",
+    "fit": "Fitting the model",
+}
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print data as JSON (same as `ocais --json …`).")
+]
+
+
+# --- helpers shared with `ocais learn` -----------------------------------------------------------
+@contextmanager
+def progress_bar(disabled: bool) -> Iterator[ProgressUpdate]:
+    """A rich progress display on stderr and the ``(task, done, total)`` callback feeding it."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=disabled,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(task: str, done: int, total: int | None) -> None:
+        if task not in tasks:
+            tasks[task] = progress.add_task(escape(TASK_LABELS.get(task, task)), total=total)
+        progress.update(tasks[task], completed=done, total=total)
+
+    with progress:
+        yield update
+
+
+def wants_json(cli: CliState, local_flag: bool) -> bool:
+    return cli.json_output or local_flag
+
+
+def read_labelled(
+    path: Path, kb: KnowledgeBase, cli: CliState, what: str, update: ProgressUpdate | None
+) -> tuple[list[Case], int]:
+    """Cases with a confirmed diagnosis under ``path`` and the number of records skipped.
+
+    Raises ``ConfigError`` when the path is missing or holds no usable case."""
+    from ocais.evaluate.benchmark import read_cases
+
+    if not path.exists():
+        raise ConfigError(f"{what} {path} does not exist", hint="pass a phenopacket folder or file")
+    cases, skipped = read_cases(path, kb, workers=cli.settings.workers, progress=update)
+    if not cases:
+        raise ConfigError(
+            f"{what} {path} holds no phenopacket with a confirmed diagnosis "
+            f"({len(skipped)} records skipped)",
+            hint="point to phenopackets whose interpretation is SOLVED",
+        )
+    return cases, len(skipped)
+
+
+def cases_sha256(cases: Sequence[Case]) -> str:
+    """Digest of a case list, computed as :class:`~ocais.learn.profiles.CaseProfiles` does."""
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update((case.provenance.record_hash or case.content_hash()).encode())
+    return digest.hexdigest()
+
+
+def knowledge_info(kb: KnowledgeBase) -> dict[str, Any]:
+    return {
+        "hpo_version": kb.version,
+        "annotations_version": kb.release.get("annotations_version"),
+        "content_hash": kb.release.get("content_hash"),
+    }
+
+
+def _options(**values: Any) -> Any:
+    from ocais.synth.generate import SynthOptions
+
+    try:
+        return SynthOptions(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid synthesis options: {problems}") from exc
+
+
+def _summary_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, box=box.SIMPLE_HEAD)
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _write(cases: list[Case], out: Path, manifest: dict[str, Any], *, overwrite: bool) -> Path:
+    from ocais.synth.phenopackets import write_phenopackets
+
+    return write_phenopackets(cases, out, manifest, overwrite=overwrite)
+
+
+# --- from-cases --------------------------------------------------------------------------------
+@app.command("from-cases")
+def from_cases_command(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="Real phenopackets: a folder tree, JSON Lines file or archive.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the synthetic set to.")],
+    per_disease: Annotated[
+        int | None,
+        typer.Option(min=1, help="Patients per disease (default: multiplier × source cases)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same patients).")] = 0,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(help="Differential privacy on the counted profiles (default: off)."),
+    ] = None,
+    min_cases: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Fewest source cases of a disease; smaller groups are drawn from the knowledge "
+            "base, or left out when it lacks the disease.",
+        ),
+    ] = 4,
+    multiplier: Annotated[
+        float, typer.Option(help="Without --per-disease: patients per source case.")
+    ] = 3.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Synthesize patients from real cases: per-disease profiles counted from SOURCE, never a
+    copy of a source patient. Writes Phenopacket v2 files and a manifest."""
+    from ocais.synth.generate import from_cases
+
+    cli = state(ctx)
+    as_json = wants_json(cli, json_output)
+    try:
+        options = _options(
+            seed=seed,
+            per_disease=per_disease,
+            epsilon=epsilon,
+            min_cases=min_cases,
+            multiplier=multiplier,
+        )
+        _check_out(out, overwrite)
+        kb = cli.knowledge
+        with progress_bar(as_json) as update:
+            real, n_skipped = read_labelled(source, kb, cli, "source", update)
+            started = time.perf_counter()
+            cases = from_cases(real, kb, options, source=str(source), progress=update)
+            seconds = time.perf_counter() - started
+        if not cases:
+            raise ConfigError(
+                "no synthetic patient was generated (every draw was too close to a source case "
+                "or every disease was left out)",
+                hint="lower --min-cases or use a source with more cases per disease",
+            )
+        params = dict(cases[0].provenance.parameters)
+        manifest = {
+            "generator": "from-cases",
+            "dataset_id": params.get("dataset_id"),
+            "source": {
+                "path": str(source),
+                "cases_sha256": params.get("source_sha256"),
+                "n_cases": len(real),
+                "n_skipped": n_skipped,
+            },
+            "parameters": params,
+            "options": options.model_dump(mode="json"),
+            "knowledge": knowledge_info(kb),
+        }
+        manifest_path = _write(cases, out, manifest, overwrite=overwrite)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    summary = {
+        "out": str(out),
+        "manifest": str(manifest_path),
+        "dataset_id": params.get("dataset_id"),
+        "n_cases": len(cases),
+        "n_diseases": len({d.disease_id for c in cases for d in c.diagnoses}),
+        "n_source_cases": len(real),
+        "n_skipped": n_skipped,
+        "cases_per_second": round(len(cases) / seconds, 1) if seconds > 0 else None,
+        "small_groups_from_knowledge": params.get("small_groups_from_knowledge", 0),
+        "small_groups_left_out": params.get("small_groups_left_out", 0),
+        "dropped_too_close": params.get("dropped_too_close", 0),
+        "epsilon": epsilon,
+        "seed": seed,
+    }
+    _print_summary(summary, as_json, "Synthetic patients from cases")
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a folder", hint="choose a new --out")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(
+            f"{out} exists and is not empty", hint="choose a new --out or pass --overwrite"
+        )
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        emit_json(summary)
+        return
+    rows = [
+        (key.replace("_", " "), f"{value:,}" if isinstance(value, int) else escape(str(value)))
+        for key, value in summary.items()
+        if value is not None
+    ]
+    console.print(_summary_table(title, rows))
+
+
+# --- from-knowledge ------------------------------------------------------------------------------
+@app.command("from-knowledge")
+def from_knowledge_command(
+    ctx: typer.Context,
+    diseases: Annotated[
+        str,
+        typer.Option(
+            help="Disease ids, comma-separated (OMIM:154700,ORPHA:558), or 'all' for every "
+            "annotated OMIM and ORPHA disease."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the synthetic set to.")],
+    per_disease: Annotated[int, typer.Option(min=1, help="Patients per disease.")] = 10,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same patients).")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Synthesize patients of annotated diseases from the HPO annotations alone (no real case
+    involved). Writes Phenopacket v2 files and a manifest."""
+    from ocais.synth.generate import annotated_diseases, from_knowledge
+
+    cli = state(ctx)
+    as_json = wants_json(cli, json_output)
+    try:
+        options = _options(seed=seed, per_disease=per_disease)
+        _check_out(out, overwrite)
+        kb = cli.knowledge
+        every = diseases.strip().lower() == "all"
+        if every:
+            ids = annotated_diseases(kb)
+        else:
+            ids = list(dict.fromkeys(d.strip() for d in diseases.split(",") if d.strip()))
+            unknown = [d for d in ids if not kb.has_disease(d)]
+            if unknown:
+                raise UnknownDiseaseError(
+                    f"unknown disease id{'s' if len(unknown) > 1 else ''} "
+                    f"{', '.join(unknown)}: not annotated in HPO {kb.version}",
+                    hint="use OMIM:…, ORPHA:… or DECIPHER:… ids of annotated diseases "
+                    "(`ocais knowledge disease ID` shows one)",
+                )
+        with progress_bar(as_json) as update:
+            started = time.perf_counter()
+            cases = from_knowledge(ids, kb, options, progress=update)
+            seconds = time.perf_counter() - started
+        params = dict(cases[0].provenance.parameters) if cases else {}
+        manifest = {
+            "generator": "from-knowledge",
+            "dataset_id": params.get("dataset_id"),
+            "source": {
+                "annotations": kb.release.get("annotations_version", kb.version),
+                "content_hash": params.get("source_sha256"),
+                "diseases": "all" if every else ids,
+            },
+            "parameters": params,
+            "options": options.model_dump(mode="json"),
+            "knowledge": knowledge_info(kb),
+        }
+        manifest_path = _write(cases, out, manifest, overwrite=overwrite)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    summary = {
+        "out": str(out),
+        "manifest": str(manifest_path),
+        "dataset_id": params.get("dataset_id"),
+        "n_cases": len(cases),
+        "n_diseases": len(ids),
+        "cases_per_second": round(len(cases) / seconds, 1) if seconds > 0 else None,
+        "seed": seed,
+    }
+    _print_summary(summary, as_json, "Synthetic patients from the knowledge base")
+
+
+# --- report and release -----------------------------------------------------------------------
+def _build_report(
+    cli: CliState,
+    synth: Path,
+    source: Path,
+    holdout: Path,
+    *,
+    utility: bool,
+    as_json: bool,
+) -> Any:
+    """Read the three sets and measure the synthetic one (``SynthReport``)."""
+    from ocais.synth.phenopackets import read_manifest
+    from ocais.synth.privacy import build_report
+    from ocais.synth.release import files_digest, phenopacket_files
+
+    kb = cli.knowledge
+    with progress_bar(as_json) as update:
+        synthetic, _ = read_labelled(synth, kb, cli, "synthetic set", update)
+        real, _ = read_labelled(source, kb, cli, "source", update)
+        held, _ = read_labelled(holdout, kb, cli, "holdout", update)
+    sources: dict[str, Any] = {
+        "synthetic": str(synth),
+        "source": str(source),
+        "source_sha256": cases_sha256(real),
+        "holdout": str(holdout),
+        "holdout_sha256": cases_sha256(held),
+    }
+    if synth.is_dir():
+        sources["synthetic_sha256"] = files_digest(synth, phenopacket_files(synth))
+        manifest = read_manifest(synth)
+        expected = (manifest.get("source") or {}).get("cases_sha256")
+        if expected and expected != sources["source_sha256"]:
+            err_console.print(
+                "[yellow]warning[/]: the synthetic set's manifest names another source "
+                f"(cases sha256 {escape(str(expected))[:16]}…) than {escape(str(source))}"
+            )
+    status = nullcontext() if as_json else err_console.status("Measuring the synthetic set…")
+    with status:
+        return build_report(synthetic, real, held, kb, sources=sources, utility=utility)
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _report_rows(report: Any) -> list[tuple[str, str]]:
+    p, f, u = report.privacy, report.fidelity, report.utility
+    rows = [
+        (
+            "cases (synthetic / source / holdout)",
+            f"{p.n_synthetic:,} / {p.n_source:,} / {p.n_holdout:,}",
+        ),
+        ("exact copies", f"{p.exact_copies} ({p.exact_copy_rate:.2%})"),
+        (f"near-copy rate (≤ {p.near_copy_threshold:g})", f"{p.near_copy_rate:.2%}"),
+        (
+            "DCR median synthetic / holdout",
+            f"{_figure(p.dcr_synthetic_median)} / {_figure(p.dcr_holdout_median)}",
+        ),
+        ("membership-inference AUC", _figure(p.mia_auc)),
+        ("fidelity median r", f"{_figure(f.median_correlation)} over {f.n_compared:,} diseases"),
+    ]
+    if u is not None:
+        rows.append(
+            (
+                "utility top-1 knowledge → learned",
+                f"{u.knowledge['top1']:.1%} → {u.learned['top1']:.1%} (on {u.n_test:,} holdout)",
+            )
+        )
+    return rows
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    synth: Annotated[Path, typer.Argument(help="The synthetic set (folder of phenopackets).")],
+    source: Annotated[Path, typer.Option(help="The real cases it was generated from.")],
+    holdout: Annotated[
+        Path, typer.Option(help="Real cases of the same diseases never used for generation.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write report.json and report.html to.")
+    ] = None,
+    no_utility: Annotated[
+        bool, typer.Option("--no-utility", help="Skip the train-on-synthetic fit (faster).")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Privacy (copies, distances, membership inference), fidelity and utility of a synthetic
+    set, and the verdict of the default release gate."""
+    from ocais.synth.privacy import report_json, write_report_html
+    from ocais.synth.release import check_gate
+
+    cli = state(ctx)
+    as_json = wants_json(cli, json_output)
+    files: dict[str, str] = {}
+    try:
+        report = _build_report(cli, synth, source, holdout, utility=not no_utility, as_json=as_json)
+        gate = check_gate(report)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.json").write_text(report_json(report), encoding="utf-8")
+            files["json"] = str(out / "report.json")
+            files["html"] = str(write_report_html(report, out / "report.html"))
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    except OSError as exc:
+        raise fail(ConfigError(f"cannot write the report: {exc}")) from exc
+    if as_json:
+        emit_json({**report.model_dump(mode="json"), "gate": gate.model_dump(), "files": files})
+        return
+    console.print(_summary_table(f"Synthetic set {escape(str(synth))}", _report_rows(report)))
+    _print_gate(gate)
+    for kind, path in files.items():
+        console.print(f"{kind}: {escape(path)}")
+
+
+def _print_gate(gate: Any) -> None:
+    if gate.passed:
+        console.print("[green]Release gate: passed[/] (default thresholds)")
+        return
+    console.print("[red]Release gate: failed[/]")
+    for reason in gate.failures:
+        console.print(f"  - {escape(reason)}")
+
+
+@app.command("release")
+def release_command(
+    ctx: typer.Context,
+    synth: Annotated[Path, typer.Argument(help="The synthetic set (folder of phenopackets).")],
+    source: Annotated[Path, typer.Option(help="The real cases it was generated from.")],
+    holdout: Annotated[
+        Path, typer.Option(help="Real cases of the same diseases never used for generation.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="New folder to publish the set into.")],
+    max_mia_auc: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="Highest membership-inference AUC.")
+    ] = 0.6,
+    max_exact_copies: Annotated[
+        int, typer.Option(min=0, help="Most synthetic cases identical to a source case.")
+    ] = 0,
+    no_utility: Annotated[
+        bool, typer.Option("--no-utility", help="Skip the train-on-synthetic fit (faster).")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Measure the synthetic set and publish it (with report.json and DATASET_CARD.md) only if
+    it passes the release gate; a refusal writes nothing and exits with code 1."""
+    from ocais.synth.release import GateThresholds, release
+
+    cli = state(ctx)
+    as_json = wants_json(cli, json_output)
+    try:
+        if not synth.is_dir():
+            raise ConfigError(f"{synth} is not a folder", hint="release a folder of phenopackets")
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ConfigError(
+                f"{out} already exists and is not an empty folder",
+                hint="release into a new folder",
+            )
+        thresholds = GateThresholds(max_mia_auc=max_mia_auc, max_exact_copies=max_exact_copies)
+        report = _build_report(cli, synth, source, holdout, utility=not no_utility, as_json=as_json)
+        result = release(synth, report, thresholds, out)
+    except ReleaseRefusedError as exc:
+        if as_json:
+            emit_json({"released": False, "failures": exc.failures})
+        fail(exc)  # prints the failures; a refusal is a verdict, not bad input: exit code 1
+        raise typer.Exit(code=1) from exc
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        emit_json(
+            {
+                "released": True,
+                "out": result.out_dir,
+                "n_files": len(result.files),
+                "gate": result.gate.model_dump(),
+                "privacy": report.privacy.model_dump(
+                    mode="json", exclude={"dcr_histogram", "mia_roc"}
+                ),
+            }
+        )
+        return
+    console.print(_summary_table(f"Synthetic set {escape(str(synth))}", _report_rows(report)))
+    _print_gate(result.gate)
+    console.print(f"Released {len(result.files):,} phenopackets into {escape(result.out_dir)}")
