@@ -89,15 +89,31 @@ def test_json_output(
     ]
 
 
-def test_model_dir_is_passed_only_when_given(
-    tmp_path: Path, tiny_release: Path, built: list[tuple[str, dict[str, Any]]]
+def test_model_dir_is_passed_only_to_predictors_that_load_one(
+    tmp_path: Path,
+    tiny_release: Path,
+    built: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(cli_benchmark, "takes_model", lambda name: name == "fake-ranker")
     packets = write_packets(tmp_path / "packets")
-    args = [str(packets), "-p", "fake-ranker", "--model", str(tmp_path / "m")]
+    args = [str(packets), "-p", "fake-ranker", "-p", "fake-scorer", "--model", str(tmp_path / "m")]
     assert invoke(tmp_path, tiny_release, *args).exit_code == 0
     assert built == [
-        ("fake-ranker", {"namespaces": ("OMIM", "ORPHA"), "model_dir": tmp_path / "m"})
+        ("fake-ranker", {"namespaces": ("OMIM", "ORPHA"), "model_dir": tmp_path / "m"}),
+        ("fake-scorer", {"namespaces": ("OMIM", "ORPHA")}),
     ]
+
+
+def test_model_without_a_predictor_that_loads_it_is_refused(
+    tmp_path: Path, tiny_release: Path, built: Any
+) -> None:
+    packets = write_packets(tmp_path / "packets")
+    args = [str(packets), "-p", "fake-scorer", "--model", str(tmp_path / "m")]
+    result = invoke(tmp_path, tiny_release, *args)
+    assert result.exit_code == 2
+    assert "--model is given" in result.stderr and "--predictor learned" in result.stderr
+    assert built == []
 
 
 def test_table_output(tmp_path: Path, tiny_release: Path, built: Any) -> None:

@@ -10,10 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ocais import __version__
-from ocais.cli import cases, knowledge, phenotypes, serve, users
+from ocais.cli import cases, knowledge, learn, phenotypes, serve, synth, users
 from ocais.cli.benchmark import benchmark
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.cli.ingest import ingest, runs_app
+from ocais.cli.loop import app as loop_app
 from ocais.cli.predict import predict
 from ocais.cli.search import reindex, search
 from ocais.config import load_settings
@@ -31,6 +32,9 @@ app.add_typer(phenotypes.app, name="phenotypes")
 app.add_typer(users.app, name="users")
 app.add_typer(serve.report_app, name="report")
 app.add_typer(runs_app, name="runs")
+app.add_typer(synth.app, name="synth")
+app.add_typer(learn.app, name="learn")
+app.add_typer(loop_app, name="loop")
 app.command("ingest")(ingest)
 app.command("predict")(predict)
 app.command("benchmark")(benchmark)
