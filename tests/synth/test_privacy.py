@@ -27,8 +27,8 @@ from ocais.synth.privacy import (
     report_json,
     topk_accuracy,
     utility_metrics,
-    write_report_html,
 )
+from ocais.synth.report_html import write_report_html
 from tests.synth.cases import copies, make_case, random_cases
 
 DISEASES = ("OMIM:1", "OMIM:2", "OMIM:3")

@@ -411,8 +411,9 @@ def report_command(
 ) -> None:
     """Privacy (copies, distances, membership inference), fidelity and utility of a synthetic
     set, and the verdict of the default release gate."""
-    from ocais.synth.privacy import report_json, write_report_html
+    from ocais.synth.privacy import report_json
     from ocais.synth.release import check_gate
+    from ocais.synth.report_html import write_report_html
 
     cli = state(ctx)
     as_json = wants_json(cli, json_output)

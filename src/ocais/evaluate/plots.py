@@ -19,7 +19,7 @@ SUBGROUP_TITLES = {
 }
 
 
-def _figure(width: float, height: float, columns: int = 1) -> tuple[Any, Any]:
+def new_figure(width: float, height: float, columns: int = 1) -> tuple[Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -29,7 +29,7 @@ def _figure(width: float, height: float, columns: int = 1) -> tuple[Any, Any]:
     return figure, axes
 
 
-def _png(figure: Any) -> str:
+def png_base64(figure: Any) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -37,7 +37,7 @@ def _png(figure: Any) -> str:
 
 def topk_curve_png(result: BenchmarkResult) -> str:
     """Top-k accuracy for k = 1..50, one line per predictor (solid: all cases; dashed: covered)."""
-    figure, (axis,) = _figure(7.5, 4.2)
+    figure, (axis,) = new_figure(7.5, 4.2)
     for index, (label, predictor) in enumerate(result.predictors.items()):
         color = f"C{index}"
         ks = range(1, len(predictor.topk_curve) + 1)
@@ -57,7 +57,7 @@ def topk_curve_png(result: BenchmarkResult) -> str:
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
     axis.set_title("Top-k accuracy")
-    return _png(figure)
+    return png_base64(figure)
 
 
 def subgroup_png(result: BenchmarkResult, key: str) -> str:
@@ -65,7 +65,7 @@ def subgroup_png(result: BenchmarkResult, key: str) -> str:
     labels: list[str] = []
     for predictor in result.predictors.values():
         labels.extend(g for g in predictor.subgroups.get(key, {}) if g not in labels)
-    figure, axes = _figure(10, 3.8, columns=2)
+    figure, axes = new_figure(10, 3.8, columns=2)
     n_predictors = max(1, len(result.predictors))
     width = 0.8 / n_predictors
     first = next(iter(result.predictors.values()), None)
@@ -83,14 +83,14 @@ def subgroup_png(result: BenchmarkResult, key: str) -> str:
         axis.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize="small")
     figure.suptitle(SUBGROUP_TITLES.get(key, key))
-    return _png(figure)
+    return png_base64(figure)
 
 
 def calibration_png(result: BenchmarkResult) -> str | None:
     """Reliability diagram of the top-1 probability; ``None`` when no predictor gives one."""
     if not any(p.calibration for p in result.predictors.values()):
         return None
-    figure, (axis,) = _figure(5.5, 5)
+    figure, (axis,) = new_figure(5.5, 5)
     axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     for index, (label, predictor) in enumerate(result.predictors.items()):
         if predictor.calibration is None:
@@ -111,4 +111,4 @@ def calibration_png(result: BenchmarkResult) -> str | None:
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="upper left")
     axis.set_title("Calibration (reliability diagram)")
-    return _png(figure)
+    return png_base64(figure)

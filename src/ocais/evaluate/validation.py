@@ -37,7 +37,7 @@ from ocais.evaluate.metrics import (
     top_indices,
     topk_curve,
 )
-from ocais.evaluate.plots import _figure, _png
+from ocais.evaluate.plots import new_figure, png_base64
 from ocais.predict.base import DiseaseScorer
 from ocais.schemas import Case
 
@@ -415,7 +415,7 @@ def _overall_table(result: ValidationResult) -> str:
 
 
 def _overall_png(result: ValidationResult) -> str:
-    figure, (axis,) = _figure(6.5, 4.0)
+    figure, (axis,) = new_figure(6.5, 4.0)
     keys = [f"top{k}" for k in result.ks]
     positions = np.arange(len(keys))
     for index, (label, values) in enumerate(
@@ -429,11 +429,11 @@ def _overall_png(result: ValidationResult) -> str:
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize="small")
     axis.set_title("Top-k accuracy, before and after")
-    return _png(figure)
+    return png_base64(figure)
 
 
 def _curve_png(result: ValidationResult) -> str:
-    figure, (axis,) = _figure(7.5, 4.2)
+    figure, (axis,) = new_figure(7.5, 4.2)
     ks = range(1, len(result.curve_before) + 1)
     axis.plot(ks, result.curve_before, marker=".", color="C0", label=result.before_name)
     axis.plot(ks, result.curve_after, marker=".", color="C1", label=result.after_name)
@@ -444,13 +444,13 @@ def _curve_png(result: ValidationResult) -> str:
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
     axis.set_title("Top-k accuracy curve")
-    return _png(figure)
+    return png_base64(figure)
 
 
 def _dumbbell_png(result: ValidationResult) -> str:
     """Per disease, a line from the sensitivity before (dot) to after (dot)."""
     rows = [r for r in result.diseases if r.n_positive]
-    figure, (axis,) = _figure(7.5, max(2.0, 0.35 * len(rows) + 1.2))
+    figure, (axis,) = new_figure(7.5, max(2.0, 0.35 * len(rows) + 1.2))
     for y, row in enumerate(rows):
         old, new = row.before.sensitivity or 0.0, row.after.sensitivity or 0.0
         axis.plot([old, new], [y, y], color="grey", linewidth=2, zorder=1)
@@ -477,4 +477,4 @@ def _dumbbell_png(result: ValidationResult) -> str:
     axis.grid(axis="x", alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
     axis.set_title("Sensitivity per disease, before → after")
-    return _png(figure)
+    return png_base64(figure)

@@ -44,8 +44,9 @@ from ocais.predict.phenotype import PhenotypeRanker
 from ocais.schemas import Case
 from ocais.synth.generate import from_cases
 from ocais.synth.phenopackets import write_phenopackets
-from ocais.synth.privacy import SynthReport, build_report, report_json, write_report_html
+from ocais.synth.privacy import SynthReport, build_report, report_json
 from ocais.synth.release import GateResult, check_gate, files_digest, phenopacket_files, release
+from ocais.synth.report_html import write_report_html
 
 Progress = Callable[[str, int, int | None], None]
 
