@@ -62,9 +62,7 @@ def main() -> None:
 
     seconds, synthetic = best(lambda: from_cases(cases, kb, options))
     diseases = annotated_diseases(kb)[: args.knowledge_diseases]
-    k_seconds, k_cases = best(
-        lambda: from_knowledge(diseases, kb, SynthOptions(per_disease=100))
-    )
+    k_seconds, k_cases = best(lambda: from_knowledge(diseases, kb, SynthOptions(per_disease=100)))
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         write_phenopackets(synthetic, Path(tmp) / "out", {"generator": "from-cases"})

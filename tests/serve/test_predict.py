@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
+from ocais.errors import StoreError
 from ocais.knowledge import KnowledgeBase
 from ocais.store.service_models import predictions_table
 from tests.serve.conftest import Api, AppFactory, assert_envelope, open_api, serve_settings
@@ -150,3 +153,37 @@ def test_real_text_recognizer(make_app: AppFactory, tiny_kb: KnowledgeBase) -> N
         ids = {m["id"]: m["excluded"] for m in result["mentions"]}
         assert ids.get("HP:0001250") is False
         assert ids.get("HP:0000505") is True
+
+
+def test_prediction_and_audit_row_are_one_transaction(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answered prediction is stored and audited; if its rows cannot be stored, the client
+    gets the store error (not an id that was never stored), and the audit log the failure."""
+    store = api.services.store
+    audited = len(store.list_audit(limit=1000))
+    answered = api.predict()
+    assert store.get_prediction(answered["prediction_id"]) is not None
+    entries = store.list_audit(limit=1000)
+    assert len(entries) == audited + 1
+    assert entries[0].object_ids == {"prediction_id": answered["prediction_id"]}
+
+    write_batch = store.write_batch
+
+    def failing(predictions: Any, entries: Any, **options: Any) -> None:
+        if predictions:
+            raise StoreError("disk full")
+        write_batch(predictions, entries, **options)
+
+    monkeypatch.setattr(store, "write_batch", failing)
+    response = api.client.post(
+        "/api/v1/predict",
+        json={"case": {"phenotypes": [{"id": "HP:0001250"}]}},
+        headers=api.auth("clinician"),
+    )
+    error = assert_envelope(response, 503, "store_error")
+    assert "disk" not in error["message"]  # store errors are logged, not shown
+    monkeypatch.setattr(store, "write_batch", write_batch)
+    assert store.count_predictions() == 1
+    last = store.list_audit(limit=1)[0]
+    assert (last.action, last.status, last.request_id) == ("predict", 503, error["request_id"])

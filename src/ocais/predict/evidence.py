@@ -38,9 +38,9 @@ def _row(matrix: Any, row: int) -> tuple[np.ndarray, np.ndarray]:
     return matrix.indices[start:end], matrix.data[start:end]
 
 
-def _gather(ptr: np.ndarray, idx: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``idx[ptr[i]:ptr[i+1]]`` for every i of ``items``, concatenated, and each one's position
-    in ``items`` (one vectorized gather instead of a loop of slices)."""
+def _spans(ptr: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``ptr[i]:ptr[i+1]`` for every i of ``items``, concatenated, and each one's
+    position in ``items`` (one vectorized gather instead of a loop of slices)."""
     starts, ends = ptr[items], ptr[items + 1]
     lengths = ends - starts
     total = int(lengths.sum())
@@ -48,7 +48,14 @@ def _gather(ptr: np.ndarray, idx: np.ndarray, items: np.ndarray) -> tuple[np.nda
         return _EMPTY, _EMPTY
     owner = np.repeat(np.arange(items.size), lengths)
     offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return idx[starts[owner] + offsets], owner
+    return starts[owner] + offsets, owner
+
+
+def _gather(ptr: np.ndarray, idx: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``idx[ptr[i]:ptr[i+1]]`` for every i of ``items``, concatenated, and each one's position
+    in ``items``."""
+    positions, owner = _spans(ptr, items)
+    return idx[positions], owner
 
 
 def _last_of_groups(sorted_groups: np.ndarray) -> np.ndarray:
@@ -178,58 +185,147 @@ def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
 
 def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) -> dict[str, Any]:
     """Matched, unexplained, missing and conflicting phenotypes of one candidate disease."""
+    return candidates_evidence(ranker, context, [row])[0]
+
+
+def candidates_evidence(
+    ranker: PhenotypeRanker, context: CaseContext, rows: Sequence[int]
+) -> list[dict[str, Any]]:
+    """:func:`candidate_evidence` of several candidates, computed together: array operations over
+    all their annotations at once (keys ``candidate · n_terms + term`` keep them apart)."""
     kb = ranker.kb
     ids, names = kb.term_ids, kb.term_names
-    facts = ranker.row_facts(row)
-    matched, unexplained = [], []
-    for q, entry in zip(
-        context.observed, ranker.match_evidence_many(context.terms, row), strict=True
-    ):
-        if entry is None:
-            unexplained.append({"id": ids[q], "label": names[q]})
-        else:
-            matched.append(dict(entry))  # a copy: the cached entry stays as computed
-    keep = ~context.touched[facts.frequent_terms]
-    missing = [
-        {"id": ids[t], "label": names[t], "frequency": round(f, 3)}
-        for t, f in zip(
-            facts.frequent_terms[keep][:MISSING_SHOWN].tolist(),
-            facts.frequent_freq[keep][:MISSING_SHOWN].tolist(),
-            strict=True,
+    n = len(ids)
+    facts = [ranker.row_facts(int(row)) for row in rows]
+    k = np.arange(len(facts))
+    observed = context.observed
+    matches = _matches(ranker, context, np.asarray(rows, dtype=np.int64), facts)
+    evidence: list[dict[str, Any]] = []
+    for i in range(len(facts)):
+        matched, unexplained = [], []
+        for j, q in enumerate(observed):
+            entry = matches.get((i, j))
+            if entry is None:
+                unexplained.append({"id": ids[q], "label": names[q]})
+            else:
+                matched.append(entry)
+        evidence.append(
+            {"matched": matched, "unexplained": unexplained, "missing": [], "conflicts": []}
         )
-    ]
-    conflicts = []
-    closure_terms, closure_freq = facts.closure_terms, facts.closure_freq
-    if context.excluded.size and closure_terms.size:
-        # excluded patient terms the disease has (at or below them) frequently
-        pos = _positions(closure_terms, context.excluded)
-        frequent = (closure_terms[pos] == context.excluded) & (closure_freq[pos] >= FREQUENT)
-        conflicts = [
+    # missing: each candidate's frequent annotations that no patient term touches, the most
+    # frequent first (at most MISSING_SHOWN)
+    frequent = np.concatenate([f.frequent_terms for f in facts])
+    frequent_freq = np.concatenate([f.frequent_freq for f in facts])
+    owner = np.repeat(k, [f.frequent_terms.size for f in facts])
+    kept = np.flatnonzero(~context.touched[frequent])
+    rank = np.arange(kept.size) - np.searchsorted(owner[kept], owner[kept])
+    kept = kept[rank < MISSING_SHOWN]
+    for i, t, f in zip(
+        owner[kept].tolist(), frequent[kept].tolist(), frequent_freq[kept].tolist(), strict=True
+    ):
+        evidence[i]["missing"].append({"id": ids[t], "label": names[t], "frequency": round(f, 3)})
+    # conflicts: excluded patient terms the disease has (at or below them) frequently ...
+    if context.excluded.size:
+        closure_keys = np.concatenate([f.closure_terms + i * n for i, f in enumerate(facts)])
+        closure_freq = np.concatenate([f.closure_freq for f in facts])
+        if closure_keys.size:
+            wanted = (k[:, None] * n + context.excluded[None, :]).ravel()
+            pos = _positions(closure_keys, wanted)
+            hit = np.flatnonzero((closure_keys[pos] == wanted) & (closure_freq[pos] >= FREQUENT))
+            for key, f in zip(wanted[hit].tolist(), closure_freq[pos[hit]].tolist(), strict=True):
+                i, q = divmod(key, n)
+                evidence[i]["conflicts"].append(
+                    {
+                        "id": ids[q],
+                        "label": names[q],
+                        "frequency": round(f, 3),
+                        "reason": "excluded in the patient, annotated to the disease",
+                    }
+                )
+    # ... and observed terms below a feature the disease is annotated NOT to have
+    for i, row in enumerate(rows):
+        evidence[i]["conflicts"].extend(
             {
                 "id": ids[q],
                 "label": names[q],
-                "frequency": round(f, 3),
-                "reason": "excluded in the patient, annotated to the disease",
+                "frequency": 0.0,
+                "reason": f"observed, but the disease is annotated NOT {ids[a]}",
             }
-            for q, f in zip(
-                context.excluded[frequent].tolist(), closure_freq[pos][frequent].tolist(), strict=True
-            )
-        ]
-    conflicts.extend(
-        {
-            "id": ids[q],
-            "label": names[q],
-            "frequency": 0.0,
-            "reason": f"observed, but the disease is annotated NOT {ids[a]}",
-        }
-        for q, a in context.negated(row)
+            for q, a in context.negated(int(row))
+        )
+    return evidence
+
+
+def _matches(
+    ranker: PhenotypeRanker, context: CaseContext, rows: np.ndarray, facts: list[RowFacts]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """:func:`match_evidence` of every (candidate i, observed term j) that has one."""
+    kb = ranker.kb
+    n = len(kb.term_ids)
+    terms = context.terms
+    n_terms = terms.terms.size
+    if n_terms == 0 or not facts:
+        return {}
+    log_lr = np.stack([ranker.observed_log_lr(q)[rows] for q in context.observed])  # (j, i)
+    need = log_lr > ranker._log_floor + 1e-9
+    log_lrs = log_lr.tolist()
+    if not need.any():
+        return {}
+    k = np.arange(len(facts))
+    closure_keys = np.concatenate([f.closure_terms + i * n for i, f in enumerate(facts)])
+    if closure_keys.size == 0:
+        return {}
+    link_weight = np.concatenate([f.link_weight for f in facts])
+    # every (candidate, ancestor of an observed term) that the candidate has in its closure
+    wanted = (k[:, None] * n + terms.ancestors[None, :]).ravel()
+    pos = _positions(closure_keys, wanted)
+    hit = np.flatnonzero((closure_keys[pos] == wanted) & need.T[:, terms.owner].ravel())
+    column = hit % terms.ancestors.size
+    group = (hit // terms.ancestors.size) * n_terms + terms.owner[column]
+    # per (candidate, term), the ancestor that gave the likelihood ratio: the highest weight; on
+    # ties the term itself, then the deepest one (the most specific link), then the highest id
+    links = terms.ancestors[column]
+    order = np.lexsort(
+        (links, terms.depth[column], terms.is_term[column], link_weight[pos[hit]], group)
     )
-    return {
-        "matched": matched,
-        "unexplained": unexplained,
-        "missing": missing,
-        "conflicts": conflicts,
-    }
+    best = order[_last_of_groups(group[order])]
+    group, links = group[best], links[best]
+    candidate = group // n_terms
+    # the annotation under that ancestor: the most frequent one (the term, then the link first)
+    under_keys = np.concatenate([f.under_terms + i * n for i, f in enumerate(facts)])
+    link_keys = candidate * n + links
+    under = _positions(under_keys, link_keys)
+    if (under_keys[under] != link_keys).any():
+        raise AssertionError("a disease term with no annotation under it")
+    picks = np.concatenate([f.under_best for f in facts])[under].tolist()
+    pick_freq = np.concatenate([f.under_freq for f in facts])[under].tolist()
+    term_keys = candidate * n + terms.terms[group % n_terms]
+    direct_keys = np.concatenate([f.disease_terms + i * n for i, f in enumerate(facts)])
+    own = _positions(direct_keys, term_keys)
+    own_hit = (direct_keys[own] == term_keys).tolist()
+    own_freq = np.concatenate([f.frequencies for f in facts])[own].tolist()
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    observed = context.observed
+    for x, (g, link) in enumerate(zip(group.tolist(), links.tolist(), strict=True)):
+        i, j = divmod(g, n_terms)
+        q = observed[j]
+        t, frequency = picks[x], pick_freq[x]
+        if own_hit[x] and own_freq[x] == frequency:  # q itself, annotated as often
+            t = q
+        if link == q:
+            relation = "exact" if t == q else "patient term is broader"
+        else:
+            relation = "patient term is more specific" if t == link else "related"
+        found[(i, j)] = {
+            "patient_term": kb.term_ids[q],
+            "patient_label": kb.term_names[q],
+            "disease_term": kb.term_ids[t],
+            "disease_label": kb.term_names[t],
+            "frequency": round(frequency, 3),
+            "relation": relation,
+            "log_lr": round(log_lrs[j][i], 3),
+        }
+    return found
 
 
 def match_evidence(ranker: PhenotypeRanker, q: int, row: int) -> dict[str, Any] | None:
@@ -332,11 +428,12 @@ def next_phenotypes(
     if columns.size == 0:
         return []
     closure = np.zeros((top.size, columns.size))  # P(q | d) for the top d
-    for i, row in enumerate(top.tolist()):
-        row_terms, row_freq = _row(ranker._closure_rows, row)
-        pos = _positions(columns, row_terms)
-        hit = columns[pos] == row_terms
-        closure[i, pos[hit]] = row_freq[hit]
+    rows = ranker._closure_rows
+    entries, owner = _spans(rows.indptr, top)
+    row_terms = rows.indices[entries]
+    pos = _positions(columns, row_terms)
+    hit = columns[pos] == row_terms
+    closure[owner[hit], pos[hit]] = rows.data[entries[hit]]
     present = np.where(closure > 0, closure, ABSENT_RATE)
     prior_entropy = _entropy(weights)
     p_yes = weights @ present
@@ -353,13 +450,19 @@ def next_phenotypes(
     )
     order = np.argsort(-gain, kind="stable")[:limit]
     ids = ranker.matrices.disease_ids
+    top_ids = [ids[row] for row in top.tolist()]
     return [
         NextPhenotype(
-            id=ranker.kb.term_ids[int(columns[j])],
-            label=ranker.kb.term_names[int(columns[j])],
-            information_gain=round(max(float(gain[j]), 0.0), 4),
-            candidates_with=[ids[int(top[i])] for i in np.flatnonzero(closure[:, j] > 0)],
+            id=ranker.kb.term_ids[term],
+            label=ranker.kb.term_names[term],
+            information_gain=round(max(g, 0.0), 4),
+            candidates_with=[top_id for top_id, has in zip(top_ids, with_, strict=True) if has],
         )
-        for j in order
-        if gain[j] > 1e-6
+        for term, g, with_ in zip(
+            columns[order].tolist(),
+            gain[order].tolist(),
+            (closure[:, order] > 0).T.tolist(),
+            strict=True,
+        )
+        if g > 1e-6
     ]

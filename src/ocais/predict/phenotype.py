@@ -45,11 +45,9 @@ from ocais.knowledge import KnowledgeBase
 from ocais.predict.demographics import Demographics
 from ocais.predict.evidence import (
     RowFacts,
-    TermAncestors,
-    candidate_evidence,
+    candidates_evidence,
     case_context,
     match_evidence,
-    match_evidence_many,
     next_phenotypes,
     row_facts,
 )
@@ -228,31 +226,6 @@ class PhenotypeRanker:
             self._match_cache.popitem(last=False)
         return entry
 
-    def match_evidence_many(self, terms: TermAncestors, row: int) -> list[dict[str, Any] | None]:
-        """:meth:`match_evidence` of each of ``terms`` for disease ``row`` (the pairs not cached
-        are computed together)."""
-        cache = self._match_cache
-        found: list[dict[str, Any] | None] = []
-        missing: list[int] = []
-        for i, term in enumerate(terms.terms.tolist()):
-            key = (term, row)
-            if key in cache:
-                cache.move_to_end(key)
-                found.append(cache[key])
-            else:
-                found.append(None)
-                missing.append(i)
-        if missing:
-            limit = 16 * max(self.options.cache_terms, 1)
-            for i, entry in zip(
-                missing, match_evidence_many(self, terms, row, missing), strict=True
-            ):
-                found[i] = entry
-                cache[(int(terms.terms[i]), row)] = entry
-            while len(cache) > limit:
-                cache.popitem(last=False)
-        return found
-
     def row_facts(self, row: int) -> RowFacts:
         """What evidence needs of disease ``row`` whatever the case (cached per row)."""
         facts = self._row_facts.get(row)
@@ -300,6 +273,7 @@ class PhenotypeRanker:
             order = self.matrices.top(scores, top_k).tolist()
             posterior = self.probabilities(scores)[0]
             context = case_context(self, terms)
+            evidence = candidates_evidence(self, context, order)
             for rank, row in enumerate(order, start=1):
                 candidates.append(
                     Candidate(
@@ -308,7 +282,7 @@ class PhenotypeRanker:
                         rank=rank,
                         score=round(float(scores[row]), 6),
                         probability=float(posterior[row]),
-                        evidence=candidate_evidence(self, context, int(row)),
+                        evidence=evidence[rank - 1],
                     )
                 )
             questions = next_phenotypes(self, terms, posterior)

@@ -7,6 +7,7 @@ taken from the keyword arguments, which tests and embedding applications use —
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -123,14 +124,26 @@ def create_app(
 
 
 def _audit_sink(app: FastAPI) -> Any:
-    def write(entry: dict[str, Any]) -> None:
+    async def write(entry: dict[str, Any], rows: list[Any]) -> None:
         services: Services | None = getattr(app.state, "services", None)
         if services is not None:
-            services.writer.write_audit(entry)
+            await services.writer.commit(rows, entry)
 
     return write
 
 
+#: Young-generation threshold of the cyclic garbage collector in a worker process. Python's
+#: default (700 allocations) makes a busy worker run a collection every request or two; the
+#: objects of a request are freed by reference counting anyway.
+WORKER_GC_THRESHOLD = 20_000
+
+
 def app_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory ocais.serve.app:app_from_env`` (settings from OCAIS_*)."""
+    """The app for ``uvicorn --factory ocais.serve.app:app_from_env`` (settings from OCAIS_*).
+
+    Called once in each worker process, which it also tunes for serving (the collector's
+    threshold: :data:`WORKER_GC_THRESHOLD`).
+    """
+    young, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(WORKER_GC_THRESHOLD, young), older, oldest)
     return create_app(load_settings(), serve=load_serve_settings())

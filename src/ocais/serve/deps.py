@@ -8,7 +8,7 @@ site cannot read it, so it cannot forge the request (the cookie is also ``SameSi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import anyio
@@ -26,7 +26,8 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs plain ``def`` dependencies in a worker thread
     services: Services = request.app.state.services
     return services
 
@@ -38,12 +39,21 @@ def _unauthorized(message: str, hint: str) -> ApiError:
     return ApiError(401, "unauthorized", message, hint=hint, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_principal(request: Request, services: ServicesDep) -> Principal:
+_AUTHENTICATED = "authenticated"  # request state: the caller, once checked in this request
+
+
+async def current_principal(request: Request) -> Principal:
     """The authenticated caller (401 otherwise), after CSRF and rate-limit checks.
 
     A key verified recently is found in memory on the event loop; checking a new key (scrypt)
-    or a session (a store read) runs in a worker thread.
+    or a session (a store read) runs in a worker thread. Checked once per request (the role
+    checks of :func:`require` call it directly: one dependency level is cheaper per request).
     """
+    state = request.scope.setdefault("state", {})
+    checked: Principal | None = state.get(_AUTHENTICATED)
+    if checked is not None:
+        return checked
+    services: Services = request.app.state.services
     accounts = services.accounts
     authorization = request.headers.get("authorization")
     principal: Principal | None
@@ -82,7 +92,7 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
                     hint="repeat the csrf token from POST /api/v1/session (cookie ocais_csrf) in "
                     "the X-CSRF-Token header",
                 )
-    request.state.principal = principal
+    state["principal"] = principal
     wait = services.limiter.take(principal.user_id)
     if wait is not None:
         seconds = retry_after_seconds(wait)
@@ -94,16 +104,18 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
             details={"retry_after": seconds},
             headers={"Retry-After": str(seconds)},
         )
+    state[_AUTHENTICATED] = principal
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 for the others)."""
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(request: Request) -> Principal:
+        principal = await current_principal(request)
         if not principal.has_role(*roles):
             raise ApiError(
                 403,

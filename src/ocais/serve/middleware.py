@@ -2,6 +2,11 @@
 
 Logs and the audit log carry the route *template* (``/api/v1/cases/{case_id}``), the status, the
 user id and object ids — never bodies, query strings or free text, which may identify a patient.
+
+A route may leave rows to store in ``scope["state"][PENDING_ROWS]`` (see :func:`defer_rows`):
+they are committed in one transaction with the request's audit row, before the response starts.
+If that commit fails the client gets the store error instead of the route's answer, so an
+acknowledged answer is always stored and audited.
 """
 
 from __future__ import annotations
@@ -10,17 +15,16 @@ import logging
 import re
 import time
 import traceback
-import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocais.errors import OcaisError
-from ocais.serve.errors import HIDDEN_MESSAGES, envelope
+from ocais.serve.errors import HIDDEN_MESSAGES, envelope, status_of
+from ocais.serve.security import random_uuid
 
 access_log = logging.getLogger("ocais.serve.access")
 logger = logging.getLogger("ocais.serve")
@@ -34,8 +38,21 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 
-#: Called with one audit entry (a dict of audit_log columns) after each API request.
-AuditSink = Callable[[dict[str, Any]], None]
+#: Commits one audit entry (a dict of audit_log columns) after each API request, together with
+#: the rows the request deferred (predictions); returns once they are committed.
+AuditSink = Callable[[dict[str, Any], list[Any]], Awaitable[None]]
+#: ``scope["state"]`` key: rows to commit with the request's audit entry (absent: no audit).
+PENDING_ROWS = "pending_rows"
+
+
+def defer_rows(state: dict[str, Any], *rows: Any) -> bool:
+    """Leave ``rows`` to be committed with the request's audit entry; ``False`` if the request
+    is not audited (then the caller writes them itself)."""
+    pending = state.get(PENDING_ROWS)
+    if pending is None:
+        return False
+    pending.extend(rows)
+    return True
 
 
 class BodyTooLarge(HTTPException):
@@ -74,29 +91,40 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given and _REQUEST_ID.match(given) else random_uuid().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["audit_ids"] = {}
         path = str(scope.get("path", ""))
         is_api = path.startswith("/api/")
+        audited = self.audit is not None and is_api and path not in UNAUDITED
+        if audited:
+            state[PENDING_ROWS] = []
         started = time.perf_counter()
         status = 500
         response_started = False
+        replaced = False  # the route's answer was replaced by a store error: drop the rest
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, replaced
+            if replaced:
+                return
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 response_started = True
+                # recorded before the client sees the answer: an acknowledged action is audited
+                failure = await self._audit(scope, status, started) if audited else None
+                if failure is not None:
+                    replaced = True
+                    status = status_of(failure)
+                    await self._send_failure(scope, receive, send, failure)
+                    return
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("ascii")))
                 headers.extend(SECURITY_HEADERS)
                 if is_api:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
-                # recorded before the client sees the answer: an acknowledged action is audited
-                await self._audit(scope, status, started)
             await send(message)
 
         try:
@@ -122,11 +150,12 @@ class RequestContextMiddleware:
             getattr(state.get("principal"), "user_id", None) or "-",
         )
 
-    async def _audit(self, scope: Scope, status: int, started: float) -> None:
-        path = str(scope.get("path", ""))
-        if self.audit is None or not path.startswith("/api/") or path in UNAUDITED:
-            return
+    async def _audit(self, scope: Scope, status: int, started: float) -> OcaisError | None:
+        """Commit the audit entry and the deferred rows; the error if deferred rows failed."""
+        assert self.audit is not None
         state = scope["state"]
+        rows: list[Any] = state.pop(PENDING_ROWS, None) or []
+        state[PENDING_ROWS] = None  # later rows cannot join a committed transaction
         action, _ = _route_template(scope)
         entry = {
             "at": datetime.now(UTC),
@@ -139,9 +168,39 @@ class RequestContextMiddleware:
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         try:
-            await anyio.to_thread.run_sync(self.audit, entry)
+            await self.audit(entry, rows)
         except OcaisError as exc:
-            logger.error("audit entry of request %s not written: %s", state["request_id"], exc.code)
+            if not rows:
+                logger.error(
+                    "audit entry of request %s not written: %s", state["request_id"], exc.code
+                )
+                return None
+            # the answer's rows were not stored: the client gets the error, the log its entry
+            entry["status"] = status_of(exc)
+            try:
+                await self.audit(entry, [])
+            except OcaisError as again:
+                logger.error(
+                    "audit entry of request %s not written: %s", state["request_id"], again.code
+                )
+            return exc
+        return None
+
+    async def _send_failure(
+        self, scope: Scope, receive: Receive, send: Send, error: OcaisError
+    ) -> None:
+        """The store error that replaces a route's answer (the message is not shown)."""
+        request_id = scope["state"]["request_id"]
+        status = status_of(error)
+        logger.error("request %s failed: %s (%s)", request_id, error.code, type(error).__name__)
+        response = envelope(
+            status, error.code, HIDDEN_MESSAGES.get(status, error.message), request_id=request_id
+        )
+        response.headers.append("x-request-id", request_id)
+        for name, value in SECURITY_HEADERS:
+            response.headers.append(name.decode(), value.decode())
+        response.headers.append("cache-control", "no-store")
+        await response(scope, receive, send)
 
 
 class BodyLimitMiddleware:

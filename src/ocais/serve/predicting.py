@@ -4,27 +4,36 @@ What is stored for every prediction: who, when, the HPO ids (observed / excluded
 ``top_k``, the candidates' ids, ranks, scores and probabilities, the predictor and the knowledge
 version. Never the text. Identical inputs are answered from a small per-worker LRU cache: the
 predictor is deterministic (its contract), so the answer is the same, just faster.
+
+:meth:`PredictionService.predict` returns the row to store with the answer: the route has it
+committed together with the request's audit entry (one transaction) before it answers.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from ocais.errors import InputTooLargeError, InvalidRecordError, UnknownTermError
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.base import Predictor
-from ocais.schemas import Case, PhenotypeObservation, Prediction, Provenance, Sex, Subject
+from ocais.schemas import Case, PhenotypeObservation, Prediction, Sex
 from ocais.serve.schemas.predict import MentionOut, PredictInputOut, PredictRequest
+from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
 
 #: Free text → (mentions, observations). Built from ``ocais.ingest.text`` by default.
 TextExtractor = Callable[[str], tuple[list[MentionOut], list[PhenotypeObservation]]]
+
+_MENTIONS: TypeAdapter[list[MentionOut] | None] = TypeAdapter(list[MentionOut] | None)
+
+_API_PROVENANCE = {"source": "api", "source_format": "api"}
 
 CacheKey = tuple[tuple[str, ...], tuple[str, ...], str, float | None, int]
 
@@ -58,24 +67,62 @@ def default_text_extractor(knowledge: KnowledgeBase) -> TextExtractor | None:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What the predictor's answer contributes to a response and to the stored row.
+
+    This (not the :class:`Prediction` with its evidence: many small objects that the garbage
+    collector would scan again and again) is what the cache keeps.
+    """
+
+    predictor: str
+    candidates: tuple[tuple[str, int, float, float | None], ...]  # id, rank, score, probability
+    json: bytes  # the Prediction, encoded
+
+    @classmethod
+    def of(cls, prediction: Prediction) -> Answer:
+        return cls(
+            predictor=prediction.predictor,
+            candidates=tuple(
+                (c.disease_id, c.rank, c.score, c.probability) for c in prediction.candidates
+            ),
+            json=prediction.__pydantic_serializer__.to_json(prediction),
+        )
+
+
+@dataclass(frozen=True)
 class ServedPrediction:
-    """A prediction with its stored id, the mentions found in the text and its JSON."""
+    """A prediction with its id, the mentions found in the text, its JSON and the row to store."""
 
     prediction_id: str
     mentions: list[MentionOut] | None
     input: PredictInputOut
-    prediction: Prediction
-    prediction_json: str
+    prediction_json: bytes
+    record: PredictionRecord
+
+    def response_json(self) -> bytes:
+        """The body of the API answer (``PredictResponse``), assembled from encoded parts."""
+        return b"".join(
+            (
+                b'{"prediction_id":"',
+                self.prediction_id.encode(),  # a UUID: nothing to escape
+                b'","mentions":',
+                _MENTIONS.dump_json(self.mentions),
+                b',"input":',
+                self.input.__pydantic_serializer__.to_json(self.input),
+                b',"prediction":',
+                self.prediction_json,
+                b"}",
+            )
+        )
 
 
 class PredictionService:
-    """Runs the predictor for API requests and stores every prediction (through ``save``)."""
+    """Runs the predictor for API requests; returns every prediction with the row to store."""
 
     def __init__(
         self,
         predictor: Predictor,
         knowledge: KnowledgeBase,
-        save: Callable[[PredictionRecord], None],
         *,
         extractor: TextExtractor | None,
         max_text_chars: int,
@@ -84,38 +131,36 @@ class PredictionService:
     ) -> None:
         self.predictor = predictor
         self.kb = knowledge
-        self.save = save
         self.extractor = extractor
         self.max_text_chars = max_text_chars
         self.max_top_k = max_top_k
         self.cache_size = cache_size
-        self._cache: OrderedDict[CacheKey, tuple[Prediction, str]] = OrderedDict()
+        self._cache: OrderedDict[CacheKey, Answer] = OrderedDict()
         self._cache_lock = threading.Lock()
         # predictors keep per-term caches that are not safe to mutate from several threads
         self._predict_lock = threading.Lock()
 
     def predict(self, request: PredictRequest, *, user_id: str) -> ServedPrediction:
-        """Predict, store the prediction, and return it with its id."""
+        """Predict; the answer, its new id and the row to store (``record``)."""
         if request.top_k > self.max_top_k:
             raise InvalidRecordError(
                 f"top_k is {request.top_k}, the largest allowed is {self.max_top_k}",
                 source="request",
                 field="top_k",
             )
-        observations = [
-            PhenotypeObservation(id=p.id, excluded=p.excluded)
-            for p in (request.case.phenotypes if request.case else [])
-        ]
+        # (id, excluded) pairs: the ids were validated with the request (or by the extractor)
+        given = request.case.phenotypes if request.case else []
+        observations = [(p.id, p.excluded) for p in given]
         mentions = None
         if request.text is not None:
             mentions, found = self._extract(request.text)
-            observations.extend(found)
+            observations.extend((o.id, o.excluded) for o in found)
         sex = request.case.sex if request.case else Sex.UNKNOWN
         age = request.case.age_years if request.case else None
         observed, excluded = self._resolve(observations, from_text=request.text is not None)
-        prediction, prediction_json = self._predict(observed, excluded, sex, age, request.top_k)
+        answer = self._predict(observed, excluded, sex, age, request.top_k)
         record = PredictionRecord(
-            id=str(uuid.uuid4()),
+            id=str(random_uuid()),
             user_id=user_id,
             created_at=datetime.now(UTC),
             input_kind="text" if request.case is None else "case" if not request.text else "both",
@@ -124,27 +169,21 @@ class PredictionService:
             sex=sex.value,
             age_years=age,
             top_k=request.top_k,
-            predictor=prediction.predictor,
+            predictor=answer.predictor,
             knowledge_version=self.kb.version,
             candidates=[
-                {
-                    "disease_id": c.disease_id,
-                    "rank": c.rank,
-                    "score": c.score,
-                    "probability": c.probability,
-                }
-                for c in prediction.candidates
+                {"disease_id": disease_id, "rank": rank, "score": score, "probability": p}
+                for disease_id, rank, score, p in answer.candidates
             ],
         )
-        self.save(record)
         return ServedPrediction(
             prediction_id=record.id,
             mentions=mentions,
             input=PredictInputOut(
                 observed=list(observed), excluded=list(excluded), sex=sex, age_years=age
             ),
-            prediction=prediction,
-            prediction_json=prediction_json,
+            prediction_json=answer.json,
+            record=record,
         )
 
     def _extract(self, text: str) -> tuple[list[MentionOut], list[PhenotypeObservation]]:
@@ -163,11 +202,11 @@ class PredictionService:
         return self.extractor(text)
 
     def _resolve(
-        self, observations: Sequence[PhenotypeObservation], *, from_text: bool
+        self, observations: Sequence[tuple[str, bool]], *, from_text: bool
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Observed and excluded ids (sorted, unique; excluded wins over nothing else)."""
-        observed = sorted({o.id for o in observations if not o.excluded})
-        excluded = sorted({o.id for o in observations if o.excluded} - set(observed))
+        observed = sorted({term for term, excluded in observations if not excluded})
+        excluded = sorted({term for term, excluded in observations if excluded} - set(observed))
         if observed and not any(self.kb.resolve_id(t) is not None for t in observed):
             raise UnknownTermError(
                 f"none of the observed terms is in HPO {self.kb.version}: {', '.join(observed)}",
@@ -190,23 +229,26 @@ class PredictionService:
         sex: Sex,
         age: float | None,
         top_k: int,
-    ) -> tuple[Prediction, str]:
+    ) -> Answer:
         key: CacheKey = (observed, excluded, sex.value, age, top_k)
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        case = Case(
-            id="api",
-            subject=Subject(sex=sex, age_years=age),
-            phenotypes=[PhenotypeObservation(id=t) for t in observed]
-            + [PhenotypeObservation(id=t, excluded=True) for t in excluded],
-            provenance=Provenance(source="api", source_format="api"),
+        # one validation of plain data (cheaper than building each observation as a model)
+        case = Case.model_validate(
+            {
+                "id": "api",
+                "subject": {"sex": sex, "age_years": age},
+                "phenotypes": [{"id": t} for t in observed]
+                + [{"id": t, "excluded": True} for t in excluded],
+                "provenance": _API_PROVENANCE,
+            }
         )
         with self._predict_lock:
             prediction = self.predictor.predict(case, top_k)
-        result = (prediction, prediction.model_dump_json())
+        result = Answer.of(prediction)
         if self.cache_size:
             with self._cache_lock:
                 self._cache[key] = result

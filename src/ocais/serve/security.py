@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
+import threading
+import uuid
 from dataclasses import dataclass
 
 KEY_PREFIX = "ocais"
@@ -117,3 +120,38 @@ def token_digest(token: str) -> str:
 
 def same_token(token: str, digest: str) -> bool:
     return hmac.compare_digest(token_digest(token), digest)
+
+
+class _RandomPool:
+    """Bytes from ``os.urandom``, fetched 4 KiB at a time.
+
+    Every request needs fresh random ids; ``os.urandom`` releases the GIL for its system call, and
+    with the writer thread waiting for it that costs a thread switch each time. A forked child
+    starts with an empty pool (it must not repeat its parent's bytes).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._buffer, self._offset = b"", 0
+
+    def take(self, n: int) -> bytes:
+        with self._lock:
+            if self._offset + n > len(self._buffer):
+                self._buffer, self._offset = os.urandom(max(self.size, n)), 0
+            start = self._offset
+            self._offset += n
+            return self._buffer[start : self._offset]
+
+
+_POOL = _RandomPool()
+
+
+def random_uuid() -> uuid.UUID:
+    """A random (version 4) UUID, like ``uuid.uuid4()``, from pooled OS randomness."""
+    return uuid.UUID(bytes=_POOL.take(16), version=4)

@@ -71,7 +71,6 @@ def build_services(
         predictions=PredictionService(
             chosen,
             knowledge,
-            writer.write_prediction,
             extractor=extractor,
             max_text_chars=serve.max_text_chars,
             max_top_k=serve.max_top_k,

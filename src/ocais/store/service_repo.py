@@ -342,17 +342,34 @@ class ServiceRepository:
                 pairs.append((PredictionRecord.model_validate(p), FeedbackRecord.model_validate(f)))
         return pairs
 
+    def write_connection(self) -> Connection:
+        """A connection for :meth:`write_batch` that a single writer keeps open between
+        batches (cheaper than taking one from the pool for every transaction); close it."""
+        try:
+            return self._write_engine.connect()
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
     def write_batch(
-        self, predictions: Sequence[PredictionRecord], audit_entries: Sequence[dict[str, Any]]
+        self,
+        predictions: Sequence[PredictionRecord],
+        audit_entries: Sequence[dict[str, Any]],
+        *,
+        connection: Connection | None = None,
     ) -> None:
-        """Predictions and audit entries in one transaction (group commit)."""
+        """Predictions and audit entries in one transaction (group commit), on ``connection``
+        (from :meth:`write_connection`) if given."""
         if not predictions and not audit_entries:
             return
-        with self._write() as active:
-            if predictions:
-                active.execute(insert(predictions_table), [p.model_dump() for p in predictions])
-            if audit_entries:
-                active.execute(insert(audit_table), list(audit_entries))
+        if connection is None:
+            with self._write() as active:
+                _insert_batch(active, predictions, audit_entries)
+            return
+        try:
+            with connection.begin():
+                _insert_batch(connection, predictions, audit_entries)
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
 
     # -- audit log -----------------------------------------------------------------------------
     def add_audit(self, entries: Sequence[dict[str, Any]]) -> None:
@@ -363,6 +380,17 @@ class ServiceRepository:
         stmt = select(audit_table).order_by(A.id.desc()).limit(limit).offset(offset)
         with self._read() as conn:
             return [AuditRecord.model_validate(dict(r._mapping)) for r in conn.execute(stmt)]
+
+
+def _insert_batch(
+    active: Session | Connection,
+    predictions: Sequence[PredictionRecord],
+    audit_entries: Sequence[dict[str, Any]],
+) -> None:
+    if predictions:
+        active.execute(insert(predictions_table), [p.model_dump() for p in predictions])
+    if audit_entries:
+        active.execute(insert(audit_table), list(audit_entries))
 
 
 def _name_taken(name: str) -> InvalidRecordError:

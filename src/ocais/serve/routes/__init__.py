@@ -23,10 +23,11 @@ def api_router() -> APIRouter:
     )
 
     api = APIRouter(prefix=API_PREFIX)
+    # routes are matched in this order: the busiest first (predict), health checks next
     for module in (
+        predict,
         health,
         session,
-        predict,
         cases,
         search,
         knowledge,

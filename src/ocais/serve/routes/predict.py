@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
-from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
-from ocais.serve.deps import Clinician, ServicesDep, audit
+from ocais.serve.deps import Clinician, audit
+from ocais.serve.middleware import defer_rows
 from ocais.serve.schemas.common import ERROR_RESPONSES
-from ocais.serve.schemas.predict import MentionOut, PredictRequest, PredictResponse
+from ocais.serve.schemas.predict import PredictRequest, PredictResponse
+from ocais.serve.services import Services
 
 router = APIRouter(tags=["predict"])
-_MENTIONS = TypeAdapter(list[MentionOut] | None)
 
 
 @router.post(
@@ -21,27 +20,25 @@ _MENTIONS = TypeAdapter(list[MentionOut] | None)
     response_model=PredictResponse,
     responses={**ERROR_RESPONSES, 413: ERROR_RESPONSES[422] | {"description": "Text too long"}},
 )
-def predict(
-    body: PredictRequest, request: Request, services: ServicesDep, principal: Clinician
-) -> Response:
+async def predict(body: PredictRequest, request: Request, principal: Clinician) -> Response:
     """Rank diseases for free text (phenotypes are recognised in it) and/or structured terms.
 
     Unknown HPO ids among known ones are ignored with a warning; if no observed term is known
     the answer is 422 ``unknown_term``. The prediction is stored (terms, sex, age, candidates —
     never the text) under ``prediction_id`` for feedback.
     """
-    served = services.predictions.predict(body, user_id=principal.user_id)
+    # the busiest route: one dependency (the caller) is resolved per request, not two
+    services: Services = request.app.state.services
+    predictions = services.predictions
+    if body.text is None:
+        # a few milliseconds of CPU (the predictor holds the GIL: a thread would not run
+        # anything else meanwhile), so on the event loop, without a thread hand-off
+        served = predictions.predict(body, user_id=principal.user_id)
+    else:  # concept recognition in free text may take longer
+        served = await run_in_threadpool(predictions.predict, body, user_id=principal.user_id)
     audit(request, prediction_id=served.prediction_id)
+    # stored with the request's audit entry, in one transaction, before the answer is sent
+    if not defer_rows(request.scope.setdefault("state", {}), served.record):
+        await services.writer.commit([served.record])
     # the prediction's JSON is cached with it: assemble the body instead of re-serialising
-    content = (
-        '{"prediction_id":'
-        + json.dumps(served.prediction_id)
-        + ',"mentions":'
-        + _MENTIONS.dump_json(served.mentions).decode()
-        + ',"input":'
-        + served.input.model_dump_json()
-        + ',"prediction":'
-        + served.prediction_json
-        + "}"
-    )
-    return Response(content=content, media_type="application/json")
+    return Response(content=served.response_json(), media_type="application/json")
