@@ -95,6 +95,14 @@ def serve(
             "--init-admin", help="Create the first admin on a fresh store even off loopback."
         ),
     ] = False,
+    predictor: Annotated[
+        str | None,
+        typer.Option(help="Predictor to serve (default: OCAIS_SERVE_PREDICTOR or phenotype)."),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Fitted model directory (with --predictor learned; `ocais learn fit`)."),
+    ] = None,
 ) -> None:
     """Run the web service: REST API v1 (docs at /docs) and the page, on the embedded store."""
     import uvicorn
@@ -103,7 +111,20 @@ def serve(
 
     cli = state(ctx)
     try:
-        serve_settings: ServeSettings = load_serve_settings()
+        overrides: dict[str, Any] = {}
+        if predictor is not None:
+            overrides["predictor"] = predictor
+        if model is not None:
+            overrides["model_dir"] = model.resolve()
+            overrides.setdefault("predictor", "learned")
+        serve_settings: ServeSettings = load_serve_settings(**overrides)
+        loaded = None
+        if serve_settings.model_dir is not None:  # a bad model fails now, not in every worker
+            from ocais.predict.base import create_predictor
+
+            loaded = create_predictor(
+                serve_settings.predictor, cli.knowledge, model_dir=serve_settings.model_dir
+            )
         kb = cli.knowledge  # compile the knowledge cache once, before workers start
         _bootstrap(cli, host, init_admin)
     except OcaisError as exc:
@@ -123,11 +144,14 @@ def serve(
         "server_header": False,
     }
     if workers == 1:
-        app = create_app(cli.settings, serve=serve_settings, knowledge=kb)
+        app = create_app(cli.settings, serve=serve_settings, knowledge=kb, predictor=loaded)
         cli.close()  # the app opens its own store connection in its lifespan
         uvicorn.run(app, **options)
         return
     _export_settings(cli)
+    os.environ["OCAIS_SERVE_PREDICTOR"] = serve_settings.predictor
+    if serve_settings.model_dir is not None:
+        os.environ["OCAIS_SERVE_MODEL_DIR"] = str(serve_settings.model_dir)
     cli.close()
     uvicorn.run("ocais.serve.app:app_from_env", factory=True, workers=workers, **options)
 

@@ -110,7 +110,10 @@ class PhenotypeRanker:
         self._log_floor = math.log(opts.noise_floor)
         unreported = m.direct.copy()
         unreported.data = np.log1p(-opts.unreported_penalty * np.minimum(unreported.data, 1.0))
-        self._unreported = unreported.tocsr()
+        # log(1 − β·f) of every annotation: all of them, minus the columns the case touches
+        self._unreported = unreported.tocsc()
+        self._unreported.sort_indices()
+        self._unreported_total = np.asarray(unreported.sum(axis=1), dtype=np.float64).ravel()
         self._desc_ptr, self._desc_idx = knowledge.descendant_csr
         self.depth = np.diff(self._anc_ptr)  # number of ancestors: deeper terms have more
         self._demographics = Demographics.build(knowledge, m.kb_rows)
@@ -250,7 +253,20 @@ class PhenotypeRanker:
         for term in terms:
             touched[self.ancestors(int(term))] = True
             touched[self._desc_idx[self._desc_ptr[term] : self._desc_ptr[term + 1]]] = True
-        result: FloatArray = self._unreported @ (~touched).astype(np.float64)
+        # the total over all annotations minus those under touched terms: only the touched
+        # columns' entries are read (a few hundred), not the whole matrix
+        matrix = self._unreported
+        columns = np.flatnonzero(touched & (np.diff(matrix.indptr) > 0))
+        starts, ends = matrix.indptr[columns], matrix.indptr[columns + 1]
+        lengths = ends - starts
+        if lengths.sum() == 0:
+            return self._unreported_total.copy()
+        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
+        rows = matrix.indices[positions]
+        removed = np.bincount(rows, weights=matrix.data[positions], minlength=matrix.shape[0])
+        result: FloatArray = self._unreported_total - removed
         return result
 
     # --- Predictor ----------------------------------------------------------------------------

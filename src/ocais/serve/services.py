@@ -57,7 +57,12 @@ def build_services(
 ) -> Services:
     store = ServiceRepository(repo.engine)
     writer = GroupCommitWriter(store)
-    chosen = predictor if predictor is not None else create_predictor(serve.predictor, knowledge)
+    if predictor is not None:
+        chosen = predictor
+    elif serve.model_dir is not None:
+        chosen = create_predictor(serve.predictor, knowledge, model_dir=serve.model_dir)
+    else:
+        chosen = create_predictor(serve.predictor, knowledge)
     adapter = SearchAdapter(search) if search is not None else None
     services = Services(
         settings=settings,

@@ -6,6 +6,8 @@ service's knobs live with the service. Like every OCAIS setting, nothing is read
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +24,11 @@ class ServeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OCAIS_SERVE_", extra="forbid")
 
     predictor: str = Field(default="phenotype", description="Predictor the API serves.")
+    model_dir: Path | None = Field(
+        default=None,
+        description="Fitted model for a predictor that loads one (`learned`: a directory "
+        "written by `ocais learn fit`).",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
     )
