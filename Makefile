@@ -14,7 +14,7 @@ HPO3_VENV := .venv-hpo3
 HPO3_STAMP := $(HPO3_VENV)/.installed-hpo3-$(HPO3_VERSION)
 HPO3_EXPORT := build/hpo3-export.json
 
-.PHONY: install install-text knowledge run demo test test-browser screenshots test-fast lint format bench clean
+.PHONY: install install-text knowledge run demo test test-browser screenshots test-fast lint format bench loop model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,18 @@ bench: install
 	$(BIN)/python benchmarks/bench_text.py
 	$(BIN)/python benchmarks/bench_deid.py
 	$(BIN)/python benchmarks/bench_serve.py $(PHENOPACKETS)
+	$(BIN)/python benchmarks/bench_synth.py $(PHENOPACKETS)
+
+## loop: one turn of the learning loop on the shared cases (outputs in build/loop-example)
+loop: install
+	$(BIN)/ocais loop run configs/loop-example.toml --overwrite
+
+MODEL_DIR ?= build/models/shared-synthetic
+## model: a learned model from synthetic patients of ALL shared cases (for `--predictor learned
+## --model $(MODEL_DIR)` on other cases; do not benchmark it on the shared cases themselves)
+model: install
+	$(BIN)/ocais synth from-cases $(PHENOPACKETS) --out build/synthetic-shared --overwrite
+	$(BIN)/ocais learn fit build/synthetic-shared --out $(MODEL_DIR) --overwrite
 
 clean:
 	rm -rf $(VENV) $(HPO3_VENV) $(HPO3_EXPORT) .pytest_cache .mypy_cache .ruff_cache

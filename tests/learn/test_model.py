@@ -127,3 +127,22 @@ def test_case_profiles_load_errors(tmp_path: Path, real_kb: KnowledgeBase) -> No
     with pytest.raises(ConfigError) as caught:
         CaseProfiles.load(tmp_path, real_kb)
     assert caught.value.hint
+
+
+def test_frequencies_smooth_with_the_prior_and_drop_rare_terms(real_kb: KnowledgeBase) -> None:
+    terms = new_disease_terms(real_kb)
+    # 10 cases: every one shows terms[0], three show terms[1], one shows terms[2]
+    cases = [
+        make_case(f"c{i}", NEW_DISEASE, [terms[0]] + ([terms[1]] if i < 3 else []))
+        for i in range(10)
+    ]
+    cases[9] = make_case("c9", NEW_DISEASE, [terms[0], terms[2]])
+    profiles = CaseProfiles.from_cases(cases, real_kb)
+    column = {t: real_kb.term_index[t] for t in terms[:3]}
+    plain = profiles.frequencies(strength=1.0).toarray()[0]
+    assert plain[column[terms[0]]] == pytest.approx(10 / 11)
+    assert plain[column[terms[1]]] == pytest.approx(3 / 11)
+    assert plain[column[terms[2]]] == pytest.approx(1 / 11)
+    pruned = profiles.frequencies(strength=1.0, min_share=0.2).toarray()[0]
+    assert pruned[column[terms[1]]] == pytest.approx(3 / 11)
+    assert pruned[column[terms[2]]] == 0.0, "a finding of 1 case in 10 is dropped at 20%"

@@ -86,6 +86,13 @@ class LearnOptions(BaseModel):
         1.0, ge=0, description="s: pseudo-cases of the knowledge base's frequencies"
     )
     max_terms: int = Field(60, ge=1, description="Terms counted per case (bounds influence)")
+    min_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Drop a term from a learned profile when fewer than this share of the "
+        "disease's cases show it",
+    )
     folds: int = Field(2, ge=2, le=10, description="Cross-fitting folds for the re-ranker")
     candidates: int = Field(50, ge=2, description="Negatives per training case (top scored)")
     unseen_share: float = Field(
@@ -167,7 +174,11 @@ class LearnedModel:
 
 # --- profiles → ranker ------------------------------------------------------------------------
 def learned_annotations(
-    kb: KnowledgeBase, base: Annotations, profiles: CaseProfiles, strength: float
+    kb: KnowledgeBase,
+    base: Annotations,
+    profiles: CaseProfiles,
+    strength: float,
+    min_share: float = 0.0,
 ) -> Annotations:
     """``base`` with the diseases of ``profiles`` re-estimated (known) or appended (new)."""
     row_of = {d: i for i, d in enumerate(base.disease_ids)}
@@ -182,7 +193,7 @@ def learned_annotations(
     )
     base_matrix.sum_duplicates()
     prior = sp.csr_array(base_matrix[target])
-    learned = profiles.frequencies(prior, strength).tocoo()
+    learned = profiles.frequencies(prior, strength, min_share).tocoo()
     replaced = np.zeros(len(ids), dtype=bool)
     replaced[target] = True
     keep = ~replaced[base.disease]
@@ -201,10 +212,13 @@ def learned_annotations(
 
 
 def learned_matrices(
-    kb: KnowledgeBase, profiles: CaseProfiles, namespaces: Sequence[str], strength: float
+    kb: KnowledgeBase, profiles: CaseProfiles, options: LearnOptions, namespaces: Sequence[str]
 ) -> DiseaseMatrices:
     base = knowledge_annotations(kb, namespaces)
-    return compile_matrices(kb, learned_annotations(kb, base, profiles, strength))
+    return compile_matrices(
+        kb,
+        learned_annotations(kb, base, profiles, options.prior_strength, options.min_share),
+    )
 
 
 @dataclass
@@ -272,9 +286,7 @@ class LearnedPredictor(PhenotypeRanker):
         namespaces = tuple(options.pop("namespaces", model.options.namespaces))
         options.setdefault("temperature", model.temperature)
         self.base = PhenotypeRanker(knowledge, namespaces=namespaces, **options)
-        matrices = learned_matrices(
-            knowledge, model.profiles, namespaces, model.options.prior_strength
-        )
+        matrices = learned_matrices(knowledge, model.profiles, model.options, namespaces)
         super().__init__(knowledge, matrices=matrices, namespaces=namespaces, **options)
         self._features = _feature_context(matrices, model.profiles, self.base.matrices.n_diseases)
 
@@ -352,7 +364,7 @@ def fit(
         ]
         test = [c for c, f in zip(usable, fold, strict=True) if f == k]
         profiles = CaseProfiles.from_cases(train, kb, max_terms=opts.max_terms, seed=opts.seed)
-        matrices = learned_matrices(kb, profiles, opts.namespaces, opts.prior_strength)
+        matrices = learned_matrices(kb, profiles, opts, opts.namespaces)
         ranker = PhenotypeRanker(kb, matrices=matrices, namespaces=opts.namespaces)
         context = _feature_context(matrices, profiles, n_base)
         index = matrices.index_of()

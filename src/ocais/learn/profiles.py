@@ -219,14 +219,23 @@ class CaseProfiles:
         )
 
     # --- frequencies ---------------------------------------------------------------------------
-    def frequencies(self, prior: sp.csr_array | None = None, strength: float = 1.0) -> sp.csr_array:
+    def frequencies(
+        self, prior: sp.csr_array | None = None, strength: float = 1.0, min_share: float = 0.0
+    ) -> sp.csr_array:
         """Smoothed frequency of each observed term per disease: (count + s·f₀) / (n + s).
 
         ``prior`` (disease × term, aligned with this profile's rows) holds the knowledge
-        base's frequencies f₀; without it, f₀ = 0 and the estimate shrinks towards 0.
+        base's frequencies f₀; without it, f₀ = 0 and the estimate shrinks towards 0. Counts
+        below ``min_share`` of the disease's cases (a finding of one patient among many:
+        noise, a second condition) are dropped before smoothing.
         """
         n = np.maximum(self.n_cases, 0.0)[:, None]
-        numerator = self.observed.astype(np.float64)
+        counts = sp.csr_array(self.observed.astype(np.float64))
+        if min_share > 0:
+            rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+            counts.data[counts.data < min_share * n.ravel()[rows]] = 0.0
+            counts.eliminate_zeros()
+        numerator = counts
         if prior is not None and strength > 0:
             numerator = numerator + strength * prior
         result = sp.csr_array(numerator.multiply(1.0 / (n + strength)))
