@@ -3,7 +3,6 @@ report and the release gate. Each command is a thin call into :mod:`ocais.synth`
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -28,6 +27,7 @@ from rich.table import Table
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.errors import ConfigError, OcaisError, ReleaseRefusedError, UnknownDiseaseError
 from ocais.knowledge import KnowledgeBase
+from ocais.learn.profiles import cases_sha256
 from ocais.schemas import Case
 
 app = typer.Typer(
@@ -93,14 +93,6 @@ def read_labelled(
             hint="point to phenopackets whose interpretation is SOLVED",
         )
     return cases, len(skipped)
-
-
-def cases_sha256(cases: Sequence[Case]) -> str:
-    """Digest of a case list, computed as :class:`~ocais.learn.profiles.CaseProfiles` does."""
-    digest = hashlib.sha256()
-    for case in cases:
-        digest.update((case.provenance.record_hash or case.content_hash()).encode())
-    return digest.hexdigest()
 
 
 def knowledge_info(kb: KnowledgeBase) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ocais import __version__
 from ocais.errors import ConfigError
+from ocais.evaluate.benchmark import confirmed_truth
 from ocais.evaluate.metrics import (
     Rank,
     binary_top_k,
@@ -109,13 +110,6 @@ class ValidationResult(_Model):
 
 
 # --- scoring ------------------------------------------------------------------------------------
-def _first_confirmed(case: Case) -> str | None:
-    for diagnosis in case.diagnoses:
-        if diagnosis.status == "confirmed":
-            return diagnosis.disease_id
-    return None
-
-
 def certain_top(scores: npt.ArrayLike, k: int) -> npt.NDArray[np.int64]:
     """Indices of the diseases within the top ``k`` even with ties broken against them (best
     first): those scored above the (k+1)-th best score. ``-inf``/NaN are never in."""
@@ -218,7 +212,7 @@ def validate(
     """
     if binary_k < 1 or any(k < 1 for k in ks):
         raise ConfigError(f"k must be at least 1 (ks={list(ks)}, binary_k={binary_k})")
-    labelled = [(case, _first_confirmed(case)) for case in cases]
+    labelled = [(case, next(iter(confirmed_truth(case)), None)) for case in cases]
     kept = [case for case, truth in labelled if truth is not None]
     truths = [truth for _, truth in labelled if truth is not None]
     if not kept:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ocais.errors import UnknownDiseaseError, UnknownTermError
 from ocais.knowledge.compile import ASPECT_CODES, SEX_CODES, Compiled, load_compiled
 from ocais.schemas import Disease, DiseasePhenotype, Sex
 
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
 _HPO_ID = re.compile(r"^HP:\d{7}$")
 _SEX_BY_CODE = {code: Sex(name) for name, code in SEX_CODES.items() if name}
 
@@ -195,6 +197,20 @@ class KnowledgeBase:
         ptr = np.zeros(n + 1, dtype=np.int64)
         ptr[1:] = np.cumsum(np.bincount(anc_idx, minlength=n))
         return ptr, child[order].astype(np.int64)
+
+    def subtree_mask(self, roots: Sequence[str]) -> np.ndarray:
+        """Bool per term: is it one of ``roots`` or below one? (Unknown roots are ignored.)"""
+        root_indices = [self.term_index[r] for r in roots if r in self.term_index]
+        ptr = np.asarray(self._arrays["anc_ptr"])
+        idx = np.asarray(self._arrays["anc_idx"])
+        hits = np.isin(idx, root_indices).astype(np.int64)
+        cumulative = np.concatenate([[0], np.cumsum(hits)])
+        return np.asarray((cumulative[ptr[1:]] - cumulative[ptr[:-1]]) > 0)
+
+    @cached_property
+    def phenotypic_mask(self) -> np.ndarray:
+        """Bool per term: under Phenotypic abnormality (HP:0000118), itself included."""
+        return self.subtree_mask([PHENOTYPIC_ABNORMALITY])
 
     def descendants(self, term_id: str) -> list[str]:
         """All descendants of a term, itself included."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ocais.errors import ConfigError
+from ocais.evaluate.benchmark import confirmed_truth
 from ocais.knowledge import KnowledgeBase
+from ocais.predict.terms import case_terms
 from ocais.schemas import Case, Sex
 
 IntArray = npt.NDArray[np.int64]
@@ -44,10 +46,15 @@ PROFILE_FORMAT = "ocais-case-profiles/1"
 
 def truth_of(case: Case) -> str | None:
     """The case's first confirmed diagnosis id, or None."""
-    for diagnosis in case.diagnoses:
-        if diagnosis.status == "confirmed":
-            return diagnosis.disease_id
-    return None
+    return next(iter(confirmed_truth(case)), None)
+
+
+def cases_sha256(cases: Iterable[Case]) -> str:
+    """Digest of a list of cases, in order: each one's source record hash (or content hash)."""
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update((case.provenance.record_hash or case.content_hash()).encode())
+    return digest.hexdigest()
 
 
 def age_band(age: float | None) -> int:
@@ -116,19 +123,20 @@ class CaseProfiles:
         exc_cols: list[int] = []
         sexes: list[tuple[int, int]] = []
         ages: list[tuple[int, int]] = []
-        digest = hashlib.sha256()
+        counted: list[Case] = []
         for case in cases:
             disease = truth_of(case)
             if disease is None:
                 continue
+            counted.append(case)
             row = index.setdefault(disease, len(index))
             for diagnosis in case.diagnoses:
                 if diagnosis.disease_id == disease and diagnosis.label:
                     labels.setdefault(disease, diagnosis.label)
-            observed, excluded = _resolved_terms(case, kb)
+            resolved = case_terms(kb, case)
             for terms, rows, cols in (
-                (observed, obs_rows, obs_cols),
-                (excluded, exc_rows, exc_cols),
+                (resolved.observed.tolist(), obs_rows, obs_cols),
+                (resolved.excluded.tolist(), exc_rows, exc_cols),
             ):
                 if len(terms) > max_terms:
                     terms = sorted(rng.choice(terms, size=max_terms, replace=False).tolist())
@@ -136,7 +144,6 @@ class CaseProfiles:
                 cols.extend(terms)
             sexes.append((row, SEXES.index(case.subject.sex) if case.subject.sex in SEXES else 2))
             ages.append((row, age_band(case.subject.age_years)))
-            digest.update((case.provenance.record_hash or case.content_hash()).encode())
         n = len(index)
         shape = (n, len(kb.term_ids))
 
@@ -164,7 +171,7 @@ class CaseProfiles:
             term_ids=list(kb.term_ids),
             knowledge_version=kb.version,
             max_terms=max_terms,
-            sources={"n_cases": len(sexes), "cases_sha256": digest.hexdigest()},
+            sources={"n_cases": len(counted), "cases_sha256": cases_sha256(counted)},
         )
 
     # --- differential privacy ----------------------------------------------------------------
@@ -321,16 +328,6 @@ class CaseProfiles:
             epsilon=meta.get("epsilon"),
             sources=dict(meta.get("sources") or {}),
         )
-
-
-def _resolved_terms(case: Case, kb: KnowledgeBase) -> tuple[list[int], list[int]]:
-    observed: set[int] = set()
-    excluded: set[int] = set()
-    for obs in case.phenotypes:
-        current = kb.resolve_id(obs.id)
-        if current is not None:
-            (excluded if obs.excluded else observed).add(kb.term_index[current])
-    return sorted(observed), sorted(excluded - observed)
 
 
 def _kb_name(kb: KnowledgeBase, disease_id: str) -> str:

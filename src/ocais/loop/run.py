@@ -38,6 +38,7 @@ from ocais.evaluate.validation import ValidationResult, validate, validation_jso
 from ocais.evaluate.validation import write_validation_html as write_validation_page
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.model import LearnedPredictor, fit
+from ocais.learn.profiles import cases_sha256
 from ocais.loop.config import LoopConfig
 from ocais.loop.split import split_cases
 from ocais.predict.phenotype import PhenotypeRanker
@@ -349,13 +350,10 @@ def _manifest(first: Case, config: LoopConfig) -> dict[str, Any]:
 def _provenance(
     kb: KnowledgeBase, cases: Sequence[Case], first: Case, source: dict[str, Any] | None
 ) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    for case in sorted(cases, key=lambda c: c.id):
-        digest.update((case.provenance.record_hash or case.content_hash()).encode())
     params = first.provenance.parameters
     return {
         "source": dict(source or {}),
-        "cases_sha256": digest.hexdigest(),
+        "cases_sha256": cases_sha256(sorted(cases, key=lambda c: c.id)),
         "train_sha256": params.get("source_sha256"),
         "synthetic_dataset_id": params.get("dataset_id"),
         "knowledge": dict(kb.release),

@@ -52,6 +52,7 @@ from ocais.schemas import (
     Sex,
     Subject,
 )
+from ocais.synth.privacy import item_matrix, item_set, nearest_distances, phenotype_sets
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -146,7 +147,7 @@ class Sampler:
         self._par_ptr = np.asarray(kb.array("parent_ptr"), dtype=np.int64)
         self._par_idx = np.asarray(kb.array("parent_idx"), dtype=np.int64)
         self._parents: dict[int, list[int]] = {}
-        phenotypic = _phenotypic_terms(kb)
+        phenotypic = kb.phenotypic_mask
         self._phenotypic = phenotypic
         counts = np.bincount(
             np.asarray(kb.array("ann_term"), dtype=np.int64), minlength=len(kb.term_ids)
@@ -328,7 +329,7 @@ def knowledge_profile(kb: KnowledgeBase, disease_id: str, n: int, options: Synth
         if item.id not in kb.term_index:
             continue
         index = kb.term_index[item.id]
-        if not _phenotypic_terms(kb)[index]:
+        if not kb.phenotypic_mask[index]:
             continue
         if item.excluded or item.frequency == 0:
             excluded[index] = 0.5  # a NOT annotation: a likely pertinent negative
@@ -398,7 +399,7 @@ def annotated_diseases(
     positive one under Phenotypic abnormality; some diseases have none, see
     :func:`knowledge_profile`)."""
     base = knowledge_annotations(kb, namespaces)
-    drawable = _phenotypic_terms(kb)[base.term] & (base.frequency > 0)
+    drawable = kb.phenotypic_mask[base.term] & (base.frequency > 0)
     return [base.disease_ids[i] for i in np.unique(base.disease[drawable]).tolist()]
 
 
@@ -549,46 +550,26 @@ class _CaseFactory:
 
 
 class _SourceGuard:
-    """Jaccard distance of draws to the source cases of their disease (sparse, vectorized)."""
+    """Jaccard distance of draws to the source cases of their disease (the report's item sets
+    and distances, :mod:`ocais.synth.privacy`)."""
 
     def __init__(self, cases: Sequence[Case], kb: KnowledgeBase, min_distance: float) -> None:
         self.min_distance = min_distance
         self.n_terms = len(kb.term_ids)
-        rows: dict[str, list[list[int]]] = {}
-        for case in cases:
-            disease = truth_of(case)
-            if disease is None:
-                continue
-            items: set[int] = set()
-            for obs in case.phenotypes:
-                current = kb.resolve_id(obs.id)
-                if current is not None:
-                    index = kb.term_index[current]
-                    items.add(index + self.n_terms if obs.excluded else index)
-            rows.setdefault(disease, []).append(sorted(items))
-        self.sources = {d: self._matrix(r) for d, r in rows.items()}
-
-    def _matrix(self, rows: Sequence[Sequence[int]]) -> sp.csr_array:
-        indptr = np.cumsum([0] + [len(r) for r in rows])
-        indices = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(indptr[-1]))
-        return sp.csr_array(
-            (np.ones(indices.size), indices, indptr), shape=(len(rows), 2 * self.n_terms)
-        )
+        labelled = [c for c in cases if truth_of(c) is not None]
+        by_disease: dict[str, list[frozenset[int]]] = {}
+        for case, items in zip(labelled, phenotype_sets(labelled, kb), strict=True):
+            by_disease.setdefault(str(truth_of(case)), []).append(items)
+        self.sources = {d: item_matrix(s, self.n_terms) for d, s in by_disease.items()}
 
     def too_close(self, disease: str, draws: Sequence[tuple[list[int], list[int]]]) -> list[int]:
         """Positions of the draws within ``min_distance`` of a source case of ``disease``."""
         source = self.sources.get(disease)
         if source is None or not draws:
             return []
-        n = self.n_terms
-        query = self._matrix([sorted(set(o) | {t + n for t in e}) for o, e in draws])
-        inter = (query @ source.T).toarray()
-        sizes_q = np.diff(query.indptr)[:, None]
-        sizes_s = np.diff(source.indptr)[None, :]
-        union = sizes_q + sizes_s - inter
-        with np.errstate(invalid="ignore", divide="ignore"):
-            distance = np.where(union > 0, 1.0 - inter / union, 0.0)
-        return np.flatnonzero((distance <= self.min_distance).any(axis=1)).tolist()
+        query = item_matrix([item_set(o, e) for o, e in draws], self.n_terms)
+        distances, _ = nearest_distances(query, source)
+        return np.flatnonzero(distances <= self.min_distance).tolist()
 
 
 def _knowledge_frequencies(
@@ -645,21 +626,3 @@ def _normalized(values: FloatArray) -> FloatArray:
     if not math.isfinite(total) or total <= 0:
         return np.full(values.size, 1.0 / values.size)
     return values / total
-
-
-_PHENOTYPIC_CACHE: dict[int, npt.NDArray[np.bool_]] = {}
-
-
-def _phenotypic_terms(kb: KnowledgeBase) -> npt.NDArray[np.bool_]:
-    """Bool per term: under Phenotypic abnormality (HP:0000118)."""
-    key = id(kb)
-    cached = _PHENOTYPIC_CACHE.get(key)
-    if cached is None:
-        mask = np.zeros(len(kb.term_ids), dtype=bool)
-        root = kb.term_index.get("HP:0000118")
-        if root is not None:
-            ptr, idx = kb.descendant_csr
-            mask[idx[ptr[root] : ptr[root + 1]]] = True
-        _PHENOTYPIC_CACHE.clear()
-        _PHENOTYPIC_CACHE[key] = cached = mask
-    return cached

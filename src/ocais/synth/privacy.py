@@ -23,7 +23,7 @@ distances between item sets, ``1 − |a ∩ b| / |a ∪ b|`` (two empty sets are
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from ocais.evaluate.metrics import pessimistic_rank, ranking_metrics
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.profiles import truth_of
 from ocais.predict.base import DiseaseScorer
+from ocais.predict.terms import case_terms
 from ocais.schemas import Case, Provenance
 
 if TYPE_CHECKING:
@@ -66,14 +67,14 @@ def phenotype_sets(cases: Sequence[Case], kb: KnowledgeBase) -> list[frozenset[i
     """
     result = []
     for case in cases:
-        observed: set[int] = set()
-        excluded: set[int] = set()
-        for obs in case.phenotypes:
-            current = kb.resolve_id(obs.id)
-            if current is not None:
-                (excluded if obs.excluded else observed).add(kb.term_index[current])
-        result.append(frozenset(observed | {-(i + 1) for i in excluded - observed}))
+        terms = case_terms(kb, case)
+        result.append(item_set(terms.observed.tolist(), terms.excluded.tolist()))
     return result
+
+
+def item_set(observed: Iterable[int], excluded: Iterable[int]) -> frozenset[int]:
+    """One case's items: observed term indices, and excluded ones as ``-(index + 1)``."""
+    return frozenset(observed) | frozenset(-(i + 1) for i in excluded)
 
 
 def jaccard_distance(a: frozenset[int], b: frozenset[int]) -> float:

@@ -33,11 +33,10 @@ from ocais.ingest.text.abbreviations import (
 )
 from ocais.ingest.text.cache import cache_key, load_state, save_state
 from ocais.ingest.text.normalize import SKIPPED_WORDS, Token, label_keys, tokenize
+from ocais.knowledge.base import PHENOTYPIC_ABNORMALITY
 
 if TYPE_CHECKING:
     from ocais.knowledge import KnowledgeBase
-
-PHENOTYPIC_ABNORMALITY = "HP:0000118"
 PUNCTUATION = frozenset(",.;:!?()[]")
 _SENTENCE_END = frozenset(".;!?")
 _ABBREVIATION_LIKE = re.compile(r"^(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9]{2,8}$")
@@ -125,14 +124,7 @@ def label_variants(label: str, cache: dict[str, str]) -> list[list[str]]:
 
 
 def _subtree_mask(kb: KnowledgeBase, roots: Sequence[str] | None) -> np.ndarray:
-    n_terms = len(kb.term_ids)
-    if roots is None:
-        return np.ones(n_terms, dtype=bool)
-    root_indices = [kb.term_index[r] for r in roots if r in kb.term_index]
-    ptr, idx = np.asarray(kb.array("anc_ptr")), np.asarray(kb.array("anc_idx"))
-    hits = np.isin(idx, root_indices).astype(np.int64)
-    cumulative = np.concatenate([[0], np.cumsum(hits)])
-    return np.asarray((cumulative[ptr[1:]] - cumulative[ptr[:-1]]) > 0)
+    return np.ones(len(kb.term_ids), dtype=bool) if roots is None else kb.subtree_mask(roots)
 
 
 class ConceptRecognizer:
