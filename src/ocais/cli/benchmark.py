@@ -9,18 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from ocais.cli.context import console, emit_json, err_console, fail, state
+from ocais.cli.context import (
+    JsonFlag,
+    console,
+    emit_json,
+    fail,
+    progress_bar,
+    state,
+    wants_json,
+)
 from ocais.errors import ConfigError, OcaisError
 from ocais.evaluate import BenchmarkResult, PredictorResult, run_benchmark
 from ocais.predict.base import Predictor, available_predictors, create_predictor
@@ -64,16 +63,8 @@ def benchmark_json(result: BenchmarkResult) -> dict[str, Any]:
     }
 
 
-def _progress_callback(progress: Progress) -> Any:
-    tasks: dict[str, TaskID] = {}
-
-    def update(task: str, done: int, total: int | None) -> None:
-        if task not in tasks:
-            description = "Reading cases" if task == "read" else f"Predicting: {escape(task)}"
-            tasks[task] = progress.add_task(description, total=total)
-        progress.update(tasks[task], completed=done, total=total)
-
-    return update
+def _label(task: str) -> str:
+    return "Reading cases" if task == "read" else f"Predicting: {task}"
 
 
 def _table(result: BenchmarkResult) -> Table:
@@ -122,9 +113,7 @@ def benchmark(
     model: Annotated[
         Path | None, typer.Option(help="Model directory, for predictors that load a fitted model.")
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print data as JSON (same as `ocais --json …`).")
-    ] = False,
+    json_output: JsonFlag = False,
 ) -> None:
     """Benchmark predictors on phenopackets: top-k accuracy, MRR, coverage, subgroups.
 
@@ -151,30 +140,20 @@ def benchmark(
                 built[name] = create_predictor(name, kb, namespaces=chosen, model_dir=model)
             else:
                 built[name] = create_predictor(name, kb, namespaces=chosen)
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=cli.json_output or json_output,
-            transient=True,
-        )
-        with progress:
+        with progress_bar(wants_json(cli, json_output), _label) as update:
             result = run_benchmark(
                 directory,
                 built,
                 knowledge=kb,
                 top_k=top_k,
                 out_dir=out,
-                progress=_progress_callback(progress),
+                progress=update,
                 options=options,
                 workers=cli.settings.workers,
             )
     except OcaisError as exc:
         raise fail(exc) from exc
-    if cli.json_output or json_output:
+    if wants_json(cli, json_output):
         emit_json(benchmark_json(result))
         return
     console.print(_table(result))

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ocais.config import Settings
 from ocais.errors import OcaisError
@@ -18,6 +29,12 @@ from ocais.store.repository import Repository
 
 console = Console()
 err_console = Console(stderr=True)
+
+ProgressUpdate = Callable[[str, int, int | None], None]
+# `--json` after a subcommand, for commands whose output scripts read (as `ocais --json …`)
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print data as JSON (same as `ocais --json …`).")
+]
 
 
 @dataclass
@@ -73,3 +90,33 @@ def fail(error: OcaisError) -> typer.Exit:
 
 def resolve_path(path: Path) -> Path:
     return path.expanduser()
+
+
+def wants_json(cli: CliState, local_flag: bool) -> bool:
+    """JSON output asked for before (``ocais --json``) or after the subcommand (``--json``)."""
+    return cli.json_output or local_flag
+
+
+@contextmanager
+def progress_bar(disabled: bool, describe: Callable[[str], str] = str) -> Iterator[ProgressUpdate]:
+    """A rich progress display on stderr and the ``(task, done, total)`` callback that feeds it,
+    one bar per task name (``describe`` turns a name into its label)."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=disabled,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(task: str, done: int, total: int | None) -> None:
+        if task not in tasks:
+            tasks[task] = progress.add_task(escape(describe(task)), total=total)
+        progress.update(tasks[task], completed=done, total=total)
+
+    with progress:
+        yield update

@@ -9,8 +9,8 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from ocais.cli.context import console, emit_json, fail, state
-from ocais.cli.synth import JsonFlag, progress_bar, read_labelled, wants_json
+from ocais.cli.context import JsonFlag, console, emit_json, fail, progress_bar, state, wants_json
+from ocais.cli.synth import read_labelled, task_label
 from ocais.errors import ConfigError, OcaisError
 
 app = typer.Typer(help="Learn disease profiles and a re-ranker from cases.", no_args_is_help=True)
@@ -49,7 +49,7 @@ def fit_command(
                 hint="choose a new --out or pass --overwrite",
             )
         kb = cli.knowledge
-        with progress_bar(as_json) as update:
+        with progress_bar(as_json, task_label) as update:
             cases, n_skipped = read_labelled(cases_dir, kb, cli, "cases", update)
             model = fit(cases, kb, options, source=str(cases_dir), progress=update)
         path = model.save(out)

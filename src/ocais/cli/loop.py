@@ -8,18 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from ocais.cli.context import console, emit_json, err_console, fail, state
+from ocais.cli.context import (
+    JsonFlag,
+    console,
+    emit_json,
+    fail,
+    progress_bar,
+    state,
+    wants_json,
+)
 from ocais.errors import OcaisError
 
 if TYPE_CHECKING:
@@ -41,16 +40,8 @@ STAGES = {
 }
 
 
-def _progress_callback(progress: Progress) -> Any:
-    tasks: dict[str, TaskID] = {}
-
-    def update(stage: str, done: int, total: int | None) -> None:
-        if stage not in tasks:
-            description = STAGES.get(stage, stage.replace("validate ", "Scoring: "))
-            tasks[stage] = progress.add_task(escape(description), total=total)
-        progress.update(tasks[stage], completed=done, total=total)
-
-    return update
+def _label(stage: str) -> str:
+    return STAGES.get(stage, stage.replace("validate ", "Scoring: "))
 
 
 def loop_json(result: LoopResult) -> dict[str, Any]:
@@ -92,9 +83,7 @@ def run(
             metavar="CONFIG", help="Loop config (TOML), e.g. configs/loop-example.toml."
         ),
     ],
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON (for scripts).")
-    ] = False,
+    json_output: JsonFlag = False,
     overwrite: Annotated[
         bool, typer.Option(help="Replace the outputs of an earlier run in the config's `out`.")
     ] = False,
@@ -107,25 +96,15 @@ def run(
     from ocais.loop import load_config, run_loop
 
     cli = state(ctx)
-    as_json = json_output or cli.json_output
+    as_json = wants_json(cli, json_output)
     try:
         config = load_config(config_path)
         kb = cli.knowledge
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=as_json,
-            transient=True,
-        )
-        with progress:
+        with progress_bar(as_json, _label) as update:
             result = run_loop(
                 config,
                 kb,
-                _progress_callback(progress),
+                update,
                 overwrite=overwrite,
                 workers=cli.settings.workers,
             )

@@ -4,8 +4,8 @@ report and the release gate. Each command is a thin call into :mod:`ocais.synth`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,18 +13,20 @@ import typer
 from pydantic import ValidationError
 from rich import box
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
+from ocais.cli.context import (
+    CliState,
+    JsonFlag,
+    ProgressUpdate,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    progress_bar,
+    state,
+    wants_json,
+)
 from ocais.errors import ConfigError, OcaisError, ReleaseRefusedError, UnknownDiseaseError
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.profiles import cases_sha256
@@ -35,44 +37,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProgressUpdate = Callable[[str, int, int | None], None]
 TASK_LABELS = {
     "read": "Reading cases",
     "synthesize": "Synthesizing patients",
     "fit": "Fitting the model",
 }
-JsonFlag = Annotated[
-    bool, typer.Option("--json", help="Print data as JSON (same as `ocais --json …`).")
-]
 
 
 # --- helpers shared with `ocais learn` -----------------------------------------------------------
-@contextmanager
-def progress_bar(disabled: bool) -> Iterator[ProgressUpdate]:
-    """A rich progress display on stderr and the ``(task, done, total)`` callback feeding it."""
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=disabled,
-        transient=True,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def update(task: str, done: int, total: int | None) -> None:
-        if task not in tasks:
-            tasks[task] = progress.add_task(escape(TASK_LABELS.get(task, task)), total=total)
-        progress.update(tasks[task], completed=done, total=total)
-
-    with progress:
-        yield update
-
-
-def wants_json(cli: CliState, local_flag: bool) -> bool:
-    return cli.json_output or local_flag
+def task_label(task: str) -> str:
+    return TASK_LABELS.get(task, task)
 
 
 def read_labelled(
@@ -175,7 +149,7 @@ def from_cases_command(
         )
         _check_out(out, overwrite)
         kb = cli.knowledge
-        with progress_bar(as_json) as update:
+        with progress_bar(as_json, task_label) as update:
             real, n_skipped = read_labelled(source, kb, cli, "source", update)
             started = time.perf_counter()
             cases = from_cases(real, kb, options, source=str(source), progress=update)
@@ -282,7 +256,7 @@ def from_knowledge_command(
                     hint="use OMIM:…, ORPHA:… or DECIPHER:… ids of annotated diseases "
                     "(`ocais knowledge disease ID` shows one)",
                 )
-        with progress_bar(as_json) as update:
+        with progress_bar(as_json, task_label) as update:
             started = time.perf_counter()
             cases = from_knowledge(ids, kb, options, progress=update)
             seconds = time.perf_counter() - started
@@ -330,7 +304,7 @@ def _build_report(
     from ocais.synth.release import files_digest, phenopacket_files
 
     kb = cli.knowledge
-    with progress_bar(as_json) as update:
+    with progress_bar(as_json, task_label) as update:
         synthetic, _ = read_labelled(synth, kb, cli, "synthetic set", update)
         real, _ = read_labelled(source, kb, cli, "source", update)
         held, _ = read_labelled(holdout, kb, cli, "holdout", update)
