@@ -12,6 +12,7 @@ from rich.markup import escape
 from ocais.cli.context import JsonFlag, console, emit_json, fail, progress_bar, state, wants_json
 from ocais.cli.synth import read_labelled, task_label
 from ocais.errors import ConfigError, OcaisError
+from ocais.synth.phenopackets import check_out_dir
 
 app = typer.Typer(help="Learn disease profiles and a re-ranker from cases.", no_args_is_help=True)
 
@@ -43,11 +44,7 @@ def fit_command(
             options = LearnOptions(prior_strength=prior_strength, seed=seed)
         except ValidationError as exc:
             raise ConfigError(f"invalid learning options: {exc}") from exc
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
-            raise ConfigError(
-                f"{out} exists and is not an empty folder",
-                hint="choose a new --out or pass --overwrite",
-            )
+        check_out_dir(out, overwrite=overwrite)
         kb = cli.knowledge
         with progress_bar(as_json, task_label) as update:
             cases, n_skipped = read_labelled(cases_dir, kb, cli, "cases", update)

@@ -31,6 +31,7 @@ from ocais.errors import ConfigError, OcaisError, ReleaseRefusedError, UnknownDi
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.profiles import cases_sha256
 from ocais.schemas import Case
+from ocais.synth.phenopackets import check_out_dir, write_phenopackets
 
 app = typer.Typer(
     help="Synthetic patients: generate, measure privacy and utility, release.",
@@ -96,12 +97,6 @@ def _summary_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
     return table
 
 
-def _write(cases: list[Case], out: Path, manifest: dict[str, Any], *, overwrite: bool) -> Path:
-    from ocais.synth.phenopackets import write_phenopackets
-
-    return write_phenopackets(cases, out, manifest, overwrite=overwrite)
-
-
 # --- from-cases --------------------------------------------------------------------------------
 @app.command("from-cases")
 def from_cases_command(
@@ -147,7 +142,7 @@ def from_cases_command(
             min_cases=min_cases,
             multiplier=multiplier,
         )
-        _check_out(out, overwrite)
+        check_out_dir(out, overwrite=overwrite)
         kb = cli.knowledge
         with progress_bar(as_json, task_label) as update:
             real, n_skipped = read_labelled(source, kb, cli, "source", update)
@@ -174,7 +169,7 @@ def from_cases_command(
             "options": options.model_dump(mode="json"),
             "knowledge": knowledge_info(kb),
         }
-        manifest_path = _write(cases, out, manifest, overwrite=overwrite)
+        manifest_path = write_phenopackets(cases, out, manifest, overwrite=overwrite)
     except OcaisError as exc:
         raise fail(exc) from exc
     summary = {
@@ -193,15 +188,6 @@ def from_cases_command(
         "seed": seed,
     }
     _print_summary(summary, as_json, "Synthetic patients from cases")
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} exists and is not a folder", hint="choose a new --out")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"{out} exists and is not empty", hint="choose a new --out or pass --overwrite"
-        )
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
@@ -241,7 +227,7 @@ def from_knowledge_command(
     as_json = wants_json(cli, json_output)
     try:
         options = _options(seed=seed, per_disease=per_disease)
-        _check_out(out, overwrite)
+        check_out_dir(out, overwrite=overwrite)
         kb = cli.knowledge
         every = diseases.strip().lower() == "all"
         if every:
@@ -273,7 +259,7 @@ def from_knowledge_command(
             "options": options.model_dump(mode="json"),
             "knowledge": knowledge_info(kb),
         }
-        manifest_path = _write(cases, out, manifest, overwrite=overwrite)
+        manifest_path = write_phenopackets(cases, out, manifest, overwrite=overwrite)
     except OcaisError as exc:
         raise fail(exc) from exc
     summary = {
@@ -443,11 +429,7 @@ def release_command(
     try:
         if not synth.is_dir():
             raise ConfigError(f"{synth} is not a folder", hint="release a folder of phenopackets")
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise ConfigError(
-                f"{out} already exists and is not an empty folder",
-                hint="release into a new folder",
-            )
+        check_out_dir(out, hint="release into a new folder")
         thresholds = GateThresholds(max_mia_auc=max_mia_auc, max_exact_copies=max_exact_copies)
         report = _build_report(cli, synth, source, holdout, utility=not no_utility, as_json=as_json)
         result = release(synth, report, thresholds, out)

@@ -44,7 +44,7 @@ from ocais.loop.split import split_cases
 from ocais.predict.phenotype import PhenotypeRanker
 from ocais.schemas import Case
 from ocais.synth.generate import from_cases
-from ocais.synth.phenopackets import write_phenopackets
+from ocais.synth.phenopackets import check_out_dir, write_phenopackets
 from ocais.synth.privacy import SynthReport, build_report, report_json
 from ocais.synth.release import GateResult, check_gate, files_digest, phenopacket_files, release
 from ocais.synth.report_html import write_report_html
@@ -301,15 +301,9 @@ def run_loop_on_cases(
 
 # --- helpers ------------------------------------------------------------------------------------
 def _prepare(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file, not a directory", hint="choose another `out`")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(
-                f"{out} exists and is not empty",
-                hint="choose a new `out` in the config, or pass --overwrite to replace the "
-                "loop's outputs there",
-            )
+    hint = "choose a new `out` in the config, or pass --overwrite to replace the loop's outputs"
+    check_out_dir(out, overwrite=overwrite, hint=hint)
+    if out.exists():  # overwrite: only the loop's own outputs go
         for name in OUTPUTS.values():
             target = out / name
             if target.is_dir():

@@ -95,6 +95,16 @@ def to_phenopacket(case: Case, created: str, hpo_version: str | None) -> dict[st
     return packet
 
 
+def check_out_dir(
+    out: Path, *, overwrite: bool = False, hint: str = "choose a new --out or pass --overwrite"
+) -> None:
+    """Refuse an output path that is a file, or a non-empty folder unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a directory", hint=hint)
+    if not overwrite and out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out} exists and is not empty", hint=hint)
+
+
 def write_phenopackets(
     cases: Sequence[Case], out_dir: Path, manifest: dict[str, Any], *, overwrite: bool = False
 ) -> Path:
@@ -105,10 +115,7 @@ def write_phenopackets(
     if not cases:
         raise ConfigError("no synthetic case to write")
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"{out_dir} exists and is not empty", hint="choose a new --out or pass --overwrite"
-        )
+    check_out_dir(out_dir, overwrite=overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
