@@ -9,24 +9,13 @@ from __future__ import annotations
 import json
 from html import escape
 
+from ocais.evaluate.html import DEFINITION_LIST_CSS, image, page
 from ocais.evaluate.models import BenchmarkResult, Metrics
 from ocais.evaluate.plots import SUBGROUP_TITLES, calibration_png, subgroup_png, topk_curve_png
 
 DISEASE_ROWS = 50
 SKIPPED_ROWS = 20
 TOP_COLUMNS = ("top1", "top3", "top5", "top10")
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f2f2f2; } td.text, th.text { text-align: left; }
-tr.covered td { color: #555; font-style: italic; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
-dt { font-weight: 600; } dd { margin: 0; }
-img { max-width: 100%; } .note { color: #555; font-size: 0.9em; }
-"""
 
 
 def render_report(result: BenchmarkResult) -> str:
@@ -40,26 +29,21 @@ def render_report(result: BenchmarkResult) -> str:
         "unknown to the predictor) count as misses in the <em>all cases</em> rows. Ties are "
         "ranked pessimistically. Milliseconds per case time the predictor calls only.</p>",
         "<h2>Top-k accuracy</h2>",
-        _image(topk_curve_png(result), "top-k accuracy curve"),
+        image(topk_curve_png(result), "top-k accuracy curve"),
     ]
     for key in ("n_observed", "sex", "age"):
         title = SUBGROUP_TITLES[key]
-        sections += [f"<h2>{escape(title)}</h2>", _image(subgroup_png(result, key), title)]
+        sections += [f"<h2>{escape(title)}</h2>", image(subgroup_png(result, key), title)]
     calibration = calibration_png(result)
     if calibration is not None:
-        sections += ["<h2>Calibration</h2>", _image(calibration, "reliability diagram")]
+        sections += ["<h2>Calibration</h2>", image(calibration, "reliability diagram")]
         sections.append(_calibration_table(result))
     sections += ["<h2>Per disease</h2>", _disease_table(result), _skipped(result)]
-    body = "\n".join(sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>OCAIS benchmark — {escape(result.source)}</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    return page(
+        f"OCAIS benchmark — {result.source}",
+        "\n".join(sections),
+        "tr.covered td { color: #555; font-style: italic; }" + DEFINITION_LIST_CSS,
     )
-
-
-def _image(data: str, alt: str = "plot") -> str:
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
 
 
 def _about(result: BenchmarkResult) -> str:

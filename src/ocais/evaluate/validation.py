@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ocais import __version__
 from ocais.errors import ConfigError
 from ocais.evaluate.benchmark import confirmed_truth
+from ocais.evaluate.html import image, page, write_page
 from ocais.evaluate.metrics import (
     Rank,
     binary_top_k,
@@ -302,23 +303,11 @@ def validation_json(result: ValidationResult) -> str:
 
 
 # --- HTML ---------------------------------------------------------------------------------------
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f2f2f2; } td.text, th.text { text-align: left; }
-td.up { color: #1a7f37; } td.down { color: #b42318; }
-img { max-width: 100%; } .note { color: #555; font-size: 0.9em; }
-"""
 
 
 def write_validation_html(result: ValidationResult, path: str | Path) -> Path:
     """Write :func:`render_validation_html` to ``path`` (parents created); returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_validation_html(result), encoding="utf-8")
-    return target
+    return write_page(render_validation_html(result), path)
 
 
 def render_validation_html(result: ValidationResult) -> str:
@@ -333,21 +322,16 @@ def render_validation_html(result: ValidationResult) -> str:
         _disease_table(result),
         "<h2>Overall</h2>",
         _overall_table(result),
-        _image(_overall_png(result), "top-k accuracy before and after"),
-        _image(_curve_png(result), "top-k curve before and after"),
+        image(_overall_png(result), "top-k accuracy before and after"),
+        image(_curve_png(result), "top-k curve before and after"),
         "<h2>Sensitivity per disease</h2>",
-        _image(_dumbbell_png(result), "per-disease sensitivity before and after"),
+        image(_dumbbell_png(result), "per-disease sensitivity before and after"),
     ]
-    body = "\n".join(sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>OCAIS validation — {escape(title)}</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    return page(
+        f"OCAIS validation — {title}",
+        "\n".join(sections),
+        "td.up { color: #1a7f37; } td.down { color: #b42318; }",
     )
-
-
-def _image(data: str, alt: str) -> str:
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
 
 
 def _percent(value: float | None) -> str:

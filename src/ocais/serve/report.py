@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ocais import __version__
+from ocais.evaluate.html import image
 from ocais.evaluate.metrics import subgroup_metrics
 from ocais.evaluate.models import BenchmarkResult, CaseOutcome, PredictorResult
 from ocais.evaluate.plots import subgroup_png, topk_curve_png
@@ -133,9 +134,9 @@ def render_html(report: ServiceReport) -> str:
             predictors=report.predictors,
         )
         parts += ["<h2>Summary</h2>", _summary_table(report)]
-        parts += ["<h2>Top-k accuracy</h2>", _img(topk_curve_png(wrapper))]
+        parts += ["<h2>Top-k accuracy</h2>", image(topk_curve_png(wrapper))]
         for key in SUBGROUPS:
-            parts += [f"<h2>{escape(TITLES[key])}</h2>", _img(subgroup_png(wrapper, key))]
+            parts += [f"<h2>{escape(TITLES[key])}</h2>", image(subgroup_png(wrapper, key))]
         parts += ["<h2>Per disease</h2>", _disease_table(report)]
     parts.append(
         '<p class="note">A confirmed disease that was not among the stored candidates counts '
@@ -148,10 +149,6 @@ def render_html(report: ServiceReport) -> str:
         " #ccc;padding:.25em .6em;text-align:right}td.t,th.t{text-align:left}img{max-width:100%}"
         ".note{color:#555}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
-
-
-def _img(data: str) -> str:
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 
 def _summary_table(report: ServiceReport) -> str:

@@ -10,28 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ocais.evaluate.html import DEFINITION_LIST_CSS, image, page, write_page
 from ocais.evaluate.plots import new_figure, png_base64
 from ocais.synth.privacy import FidelityMetrics, PrivacyMetrics, SynthReport, UtilityMetrics
-
-# --- HTML ---------------------------------------------------------------------------------------
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f2f2f2; } td.text, th.text { text-align: left; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
-dt { font-weight: 600; } dd { margin: 0; }
-img { max-width: 100%; } .note { color: #555; font-size: 0.9em; }
-"""
 
 
 def write_report_html(report: SynthReport, path: str | Path) -> Path:
     """Write :func:`render_report_html` to ``path`` (parents created); returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_report_html(report), encoding="utf-8")
-    return target
+    return write_page(render_report_html(report), path)
 
 
 def render_report_html(report: SynthReport) -> str:
@@ -47,28 +33,19 @@ def render_report_html(report: SynthReport) -> str:
         + (", within the same confirmed diagnosis" if privacy.same_disease else "")
         + ". Membership-inference AUC: 0.5 means the synthetic set does not reveal who was in "
         "the source.</p>",
-        _image(_dcr_histogram_png(privacy), "distance to closest record histograms"),
+        image(_dcr_histogram_png(privacy), "distance to closest record histograms"),
     ]
     if privacy.mia_roc is not None:
-        sections.append(_image(_mia_roc_png(privacy), "membership inference ROC curve"))
+        sections.append(image(_mia_roc_png(privacy), "membership inference ROC curve"))
     sections += ["<h2>Fidelity</h2>", _definition_list(_fidelity_rows(fidelity))]
     if fidelity.per_disease:
-        sections.append(_image(_fidelity_png(fidelity), "per-disease frequency correlation"))
+        sections.append(image(_fidelity_png(fidelity), "per-disease frequency correlation"))
     sections.append("<h2>Utility (train on synthetic, test on real)</h2>")
     if utility is None:
         sections.append('<p class="note">Not measured (skipped).</p>')
     else:
-        sections += [_utility_table(utility), _image(_utility_png(utility), "utility")]
-    body = "\n".join(sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        "<title>OCAIS synthetic data report</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
-
-
-def _image(data: str, alt: str) -> str:
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+        sections += [_utility_table(utility), image(_utility_png(utility), "utility")]
+    return page("OCAIS synthetic data report", "\n".join(sections), DEFINITION_LIST_CSS)
 
 
 def _definition_list(items: Sequence[tuple[str, str]]) -> str:
