@@ -259,7 +259,7 @@ def candidates_evidence(
 def _matches(
     ranker: PhenotypeRanker, context: CaseContext, rows: np.ndarray, facts: list[RowFacts]
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    """:func:`match_evidence` of every (candidate i, observed term j) that has one."""
+    """How each candidate i explains each observed term j, for every pair that has a match."""
     kb = ranker.kb
     n = len(kb.term_ids)
     terms = context.terms
@@ -326,77 +326,6 @@ def _matches(
             "log_lr": round(log_lrs[j][i], 3),
         }
     return found
-
-
-def match_evidence(ranker: PhenotypeRanker, q: int, row: int) -> dict[str, Any] | None:
-    """How disease ``row`` explains observed term ``q``: the annotation behind its likelihood
-    ratio and their relation; ``None`` when it does not (the LR is at the noise floor).
-    Depends on (q, row) only, so the ranker caches it."""
-    return match_evidence_many(ranker, term_ancestors(ranker, np.asarray([q])), row)[0]
-
-
-def match_evidence_many(
-    ranker: PhenotypeRanker, terms: TermAncestors, row: int, wanted: Sequence[int] | None = None
-) -> list[dict[str, Any] | None]:
-    """:func:`match_evidence` of each of ``terms`` (or of those at positions ``wanted``) for
-    disease ``row``, in one pass over the disease's annotations."""
-    kb = ranker.kb
-    positions = range(terms.terms.size) if wanted is None else wanted
-    result: dict[int, dict[str, Any] | None] = dict.fromkeys(positions)
-    log_lrs: dict[int, float] = {}
-    floor = ranker._log_floor + 1e-9
-    q_list = terms.terms.tolist()
-    for i in positions:
-        log_lr = float(ranker.observed_log_lr(q_list[i])[row])
-        if log_lr > floor:
-            log_lrs[i] = log_lr
-    if not log_lrs:
-        return [result[i] for i in positions]
-    facts = ranker.row_facts(row)
-    closure_terms = facts.closure_terms
-    if closure_terms.size == 0:
-        return [result[i] for i in positions]
-    pos = _positions(closure_terms, terms.ancestors)
-    need = np.zeros(terms.terms.size, dtype=bool)
-    need[list(log_lrs)] = True
-    hit = np.flatnonzero((closure_terms[pos] == terms.ancestors) & need[terms.owner])
-    # per term, the ancestor that gave the likelihood ratio: the highest weight; on ties the
-    # term itself, then the deepest one (the most specific link), then the highest index
-    owner, links = terms.owner[hit], terms.ancestors[hit]
-    order = np.lexsort(
-        (links, terms.depth[hit], terms.is_term[hit], facts.link_weight[pos[hit]], owner)
-    )
-    best = order[_last_of_groups(owner[order])]
-    owners, links = owner[best].tolist(), links[best]
-    # the annotation under that ancestor: the most frequent one (the term, then the link first)
-    under = _positions(facts.under_terms, links)  # closure terms have annotations under them
-    if (facts.under_terms[under] != links).any():
-        raise AssertionError(f"disease row {row}: an ancestor with no annotation under it")
-    picks = facts.under_best[under].tolist()
-    pick_freq = facts.under_freq[under].tolist()
-    disease_terms = facts.disease_terms
-    own = _positions(disease_terms, terms.terms[owners])
-    own_hit = (disease_terms[own] == terms.terms[owners]).tolist()
-    own_freq = facts.frequencies[own].tolist()
-    for k, (i, link) in enumerate(zip(owners, links.tolist(), strict=True)):
-        q = q_list[i]
-        t, frequency = picks[k], pick_freq[k]
-        if own_hit[k] and own_freq[k] == frequency:  # q itself, annotated as often
-            t = q
-        if link == q:
-            relation = "exact" if t == q else "patient term is broader"
-        else:
-            relation = "patient term is more specific" if t == link else "related"
-        result[i] = {
-            "patient_term": kb.term_ids[q],
-            "patient_label": kb.term_names[q],
-            "disease_term": kb.term_ids[t],
-            "disease_label": kb.term_names[t],
-            "frequency": round(frequency, 3),
-            "relation": relation,
-            "log_lr": round(log_lrs[i], 3),
-        }
-    return [result[i] for i in positions]
 
 
 def _entropy(p: np.ndarray) -> float:

@@ -47,7 +47,6 @@ from ocais.predict.evidence import (
     RowFacts,
     candidates_evidence,
     case_context,
-    match_evidence,
     next_phenotypes,
     row_facts,
 )
@@ -118,7 +117,6 @@ class PhenotypeRanker:
         self.depth = np.diff(self._anc_ptr)  # number of ancestors: deeper terms have more
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
-        self._match_cache: OrderedDict[tuple[int, int], dict[str, Any] | None] = OrderedDict()
         self._row_facts: OrderedDict[int, RowFacts] = OrderedDict()
         self._ancestor_masks: dict[int, npt.NDArray[np.bool_]] = {}
         self._descendant_masks: dict[int, npt.NDArray[np.bool_]] = {}
@@ -221,18 +219,6 @@ class PhenotypeRanker:
                 cache.pop(next(iter(cache)))
             cache[term] = mask
         return mask
-
-    def match_evidence(self, term: int, row: int) -> dict[str, Any] | None:
-        """Evidence of how disease ``row`` explains observed ``term`` (cached per pair)."""
-        key = (term, row)
-        if key in self._match_cache:
-            self._match_cache.move_to_end(key)
-            return self._match_cache[key]
-        entry = match_evidence(self, term, row)
-        self._match_cache[key] = entry
-        if len(self._match_cache) > 16 * max(self.options.cache_terms, 1):
-            self._match_cache.popitem(last=False)
-        return entry
 
     def row_facts(self, row: int) -> RowFacts:
         """What evidence needs of disease ``row`` whatever the case (cached per row)."""
