@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,22 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Worker processes for parsing large imports (1 = no extra processes).",
+    )
+
+    predictor: str = Field(
+        default="phenotype",
+        description="Predictor used when a command or request names none (a registered name: "
+        "phenotype, resnik, learned, or a plugin's).",
+    )
+    search_embedder: str = Field(
+        default="phenotype",
+        description="Embedder of the case search index (a registered name: phenotype, minilm, "
+        "openai, or a plugin's). Changing it builds a new index on the next command.",
+    )
+    search_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the search embedder, as JSON (e.g. "
+        '\'{"base_url": "http://127.0.0.1:8080/v1", "model": "m", "dimension": 768}\' for openai).',
     )
 
     @field_validator("site")

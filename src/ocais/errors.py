@@ -116,6 +116,18 @@ class NotFoundError(OcaisError, LookupError):
     code = "not_found"
 
 
+class AccessDeniedError(OcaisError, PermissionError):
+    """The caller's role may not do this to an object it may see (e.g. a researcher deleting)."""
+
+    code = "forbidden"
+
+
+class SearchUnavailableError(OcaisError, RuntimeError):
+    """Search cannot run on this installation (no vector index backend could be opened)."""
+
+    code = "search_unavailable"
+
+
 class VectorIndexError(OcaisError, ValueError):
     """A vector collection or a request to it is invalid (spec mismatch, dimension, filter)."""
 

@@ -22,6 +22,16 @@ class MemoryVectorIndex:
     def get_collection(self, name: str) -> CollectionSpec:
         return self.specs[name]
 
+    def list_collections(self) -> list[str]:
+        return sorted(self.specs)
+
+    def drop_collection(self, name: str) -> None:
+        self.specs.pop(name, None)
+        self.rows.pop(name, None)
+
+    def close(self) -> None:
+        pass
+
     def upsert(
         self,
         collection: str,

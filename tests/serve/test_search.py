@@ -14,12 +14,9 @@ from tests.serve.fakes import MemoryVectorIndex
 
 def with_memory_index(api: Api, kb: KnowledgeBase) -> None:
     """Swap in a search service over an in-memory index (the route's own behaviour)."""
-    from ocais.serve.searching import SearchAdapter
-
     services: Services = api.services
     service = SearchService(services.repo, MemoryVectorIndex(), PhenotypeEmbedder(kb), kb)  # type: ignore[arg-type]
-    services.search = SearchAdapter(service)
-    services.cases.index = services.search
+    services.core.attach_search(service)
 
 
 def add_case(api: Api, phenotypes: list[str], sex: str, user: str = "clinician") -> str:

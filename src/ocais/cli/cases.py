@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from ocais.cli.context import console, emit_json, fail, state
 from ocais.errors import OcaisError
+from ocais.store import CaseFilter
+from ocais.workflows import OPERATOR
+from ocais.workflows import cases as workflows
 
 app = typer.Typer(help="Stored patient cases.", no_args_is_help=True)
 
@@ -32,15 +35,18 @@ def list_cases(
 ) -> None:
     """List stored cases, newest first, with filters."""
     cli = state(ctx)
-    filters: dict[str, Any] = {
-        "source_format": source_format,
-        "site": site,
-        "disease_id": disease,
-        "hpo_id": hpo,
-        "synthetic": synthetic,
-    }
-    rows = cli.repo.list_cases(limit=limit, offset=offset, **filters)
-    total = cli.repo.count_cases(**filters)
+    where = CaseFilter(
+        source_format=source_format,
+        site=site,
+        disease_id=disease,
+        hpo_id=hpo,
+        synthetic=synthetic,
+    )
+    try:
+        page = workflows.list_cases(cli.services, OPERATOR, where, limit=limit, offset=offset)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    rows, total = page.items, page.total
     if cli.json_output:
         emit_json({"total": total, "cases": [r.model_dump(mode="json") for r in rows]})
         return
@@ -76,7 +82,7 @@ def show_case(
     """Show one case: demographics, phenotypes, findings, diagnoses, provenance."""
     cli = state(ctx)
     try:
-        case = cli.repo.get_case(case_id)
+        case = workflows.show_case(cli.services, OPERATOR, case_id)
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:

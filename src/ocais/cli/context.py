@@ -1,4 +1,5 @@
-"""What every command needs, built lazily from settings: the knowledge base and the store."""
+"""What every command needs: the installation's services (``ocais.workflows.build_services``),
+built lazily from settings, and the console helpers every command shares."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from rich.progress import (
 
 from ocais.config import Settings
 from ocais.errors import OcaisError
-from ocais.knowledge import KnowledgeBase, load_knowledge
-from ocais.store.repository import Repository
+from ocais.knowledge import KnowledgeBase
+from ocais.store import Repository
+from ocais.workflows import Services, build_services
 
 console = Console()
 err_console = Console(stderr=True)
@@ -37,37 +39,45 @@ JsonFlag = Annotated[
 ]
 
 
+def _notice(message: str) -> None:
+    err_console.print(f"[yellow]{escape(message)}[/]")
+
+
 @dataclass
 class CliState:
     settings: Settings
     json_output: bool = False
-    _kb: KnowledgeBase | None = field(default=None, repr=False)
-    _repo: Repository | None = field(default=None, repr=False)
+    _services: Services | None = field(default=None, repr=False)
+
+    @property
+    def services(self) -> Services:
+        """The use-case services; repairs they make are told on stderr."""
+        if self._services is None:
+            self._services = build_services(self.settings, notify=_notice)
+        return self._services
 
     @property
     def knowledge(self) -> KnowledgeBase:
-        if self._kb is None:
-            try:
-                with err_console.status("Loading the HPO knowledge base…"):
-                    self._kb = load_knowledge(
-                        self.settings.resolved_hpo_dir, self.settings.resolved_cache_dir
-                    )
-            except OcaisError as exc:
-                raise fail(exc) from exc
-        return self._kb
+        services = self.services
+        try:
+            if services.knowledge_loaded:
+                return services.knowledge
+            with err_console.status("Loading the HPO knowledge base…"):
+                return services.knowledge
+        except OcaisError as exc:
+            raise fail(exc) from exc
 
     @property
     def repo(self) -> Repository:
-        if self._repo is None:
-            try:
-                self._repo = Repository.open(self.settings.resolved_store_url)
-            except OcaisError as exc:
-                raise fail(exc) from exc
-        return self._repo
+        try:
+            return self.services.repo
+        except OcaisError as exc:
+            raise fail(exc) from exc
 
     def close(self) -> None:
-        if self._repo is not None:
-            self._repo.close()
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
 
 def state(ctx: typer.Context) -> CliState:

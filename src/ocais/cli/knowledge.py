@@ -26,10 +26,11 @@ def info(
         if rebuild:
             from ocais.knowledge import load_knowledge
 
-            cli._kb = load_knowledge(
+            data = load_knowledge(
                 cli.settings.resolved_hpo_dir, cli.settings.resolved_cache_dir, rebuild=True
-            )
-        data = cli.knowledge.info()
+            ).info()
+        else:
+            data = cli.knowledge.info()
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:

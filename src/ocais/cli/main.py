@@ -19,6 +19,7 @@ from ocais.cli.predict import predict
 from ocais.cli.search import reindex, search
 from ocais.config import load_settings
 from ocais.errors import OcaisError
+from ocais.workflows.indexing import store_stats
 
 app = typer.Typer(
     name="ocais",
@@ -83,17 +84,17 @@ def root(
 
 @app.command("stats")
 def stats(ctx: typer.Context) -> None:
-    """Counts of what the store holds."""
+    """Counts of what the store holds, and how many cases the search index holds."""
     cli = state(ctx)
     try:
-        data = cli.repo.stats()
+        data = store_stats(cli.services)
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:
-        emit_json(data.model_dump(mode="json"))
+        emit_json(data)
         return
     table = Table(title="Store", show_header=False)
-    for key, value in data.model_dump(mode="json").items():
+    for key, value in data.items():
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
 

@@ -14,8 +14,8 @@ from ocais.cli.context import console, emit_json, err_console, fail, state
 from ocais.errors import InvalidRecordError, OcaisError
 from ocais.ingest import ReaderContext
 from ocais.ingest.phenopacket import PhenopacketReader
-from ocais.predict.base import create_predictor
-from ocais.schemas import Case, PhenotypeObservation, Provenance, Sex, Subject
+from ocais.schemas import Case, PhenotypeObservation, Sex
+from ocais.workflows.predicting import predict_case, predict_terms
 
 
 def parse_hpo_list(text: str) -> list[PhenotypeObservation]:
@@ -71,17 +71,15 @@ def predict(
         raise typer.Exit(code=2)
     try:
         kb = cli.knowledge
+        predictor = cli.services.predictor(predictor_name)
         if case_file is not None:
             case = _case_from_file(case_file, ReaderContext(terms=kb))
+            result = predict_case(predictor, case, top)
         else:
-            case = Case(
-                id="cli",
-                subject=Subject(sex=sex, age_years=age),
-                phenotypes=parse_hpo_list(hpo or ""),
-                provenance=Provenance(source="ocais predict --hpo", source_format="cli"),
+            observations = [(o.id, o.excluded) for o in parse_hpo_list(hpo or "")]
+            result = predict_terms(
+                predictor, kb, observations, sex=sex, age_years=age, top_k=top, source="cli"
             )
-        predictor = create_predictor(predictor_name, kb)
-        result = predictor.predict(case, top_k=top)
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:

@@ -1,4 +1,8 @@
-"""``ocais search``: semantic + contextual search over stored cases; ``ocais reindex``."""
+"""``ocais search``: semantic + contextual search over stored cases; ``ocais reindex``.
+
+The command acts as the local operator (``ocais.workflows.access.OPERATOR``): whoever can run it
+on the store's machine can read the database anyway.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,14 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
+from ocais.cli.context import console, emit_json, err_console, fail, state
 from ocais.cli.predict import parse_hpo_list
 from ocais.errors import InvalidRecordError, OcaisError
 from ocais.schemas import Sex
-from ocais.search.embedders import PhenotypeEmbedder
-from ocais.search.service import SearchFilters, SearchQuery, SearchService
-from ocais.store.vectors import open_vector_index
-
-
-def search_service(cli: CliState) -> SearchService:
-    """The search service over the CLI's store, with the phenotype embedder."""
-    index = open_vector_index(cli.settings.resolved_store_url, cli.settings.data_dir)
-    return SearchService(cli.repo, index, PhenotypeEmbedder(cli.knowledge), cli.knowledge)
+from ocais.search.service import SearchFilters, SearchQuery
+from ocais.workflows import OPERATOR
+from ocais.workflows.cases import search_cases
+from ocais.workflows.indexing import reindex as reindex_cases
 
 
 def _split(text: str | None) -> list[str]:
@@ -71,7 +70,7 @@ def search(
     except OcaisError as exc:
         raise fail(exc) from exc
     try:
-        result = search_service(cli).search(query)
+        result = search_cases(cli.services, OPERATOR, query)
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:
@@ -100,7 +99,7 @@ def reindex(ctx: typer.Context) -> None:
     cli = state(ctx)
     try:
         with err_console.status("Indexing cases…"):
-            n = search_service(cli).reindex()
+            n = reindex_cases(cli.services)
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:

@@ -22,7 +22,6 @@ from ocais.cli.context import CliState, console, emit_json, err_console, fail, s
 from ocais.errors import OcaisError
 from ocais.serve.accounts import Accounts
 from ocais.serve.settings import ServeSettings, load_serve_settings
-from ocais.store.service_repo import ServiceRepository
 
 report_app = typer.Typer(help="Reports from the stored data.")
 
@@ -45,7 +44,7 @@ def _log_config() -> dict[str, Any]:
 
 
 def _bootstrap(cli: CliState, host: str, init_admin: bool) -> None:
-    accounts = Accounts(ServiceRepository(cli.repo.engine))
+    accounts = Accounts(cli.services.owners)
     if accounts.store.count_users() > 0:
         return
     if not (is_loopback(host) or init_admin):
@@ -82,10 +81,14 @@ def _export_settings(cli: CliState) -> None:
 
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: OCAIS_SERVE_HOST or 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="TCP port (default: OCAIS_SERVE_PORT or 8000)."),
+    ] = None,
     workers: Annotated[
         int, typer.Option(min=1, max=32, help="Worker processes (one per core is plenty).")
     ] = 1,
@@ -117,18 +120,20 @@ def serve(
         if model is not None:
             overrides["model_dir"] = model.resolve()
             overrides.setdefault("predictor", "learned")
+        if host is not None:
+            overrides["host"] = host
+        if port is not None:
+            overrides["port"] = port
         serve_settings: ServeSettings = load_serve_settings(**overrides)
-        loaded = None
-        if serve_settings.model_dir is not None:  # a bad model fails now, not in every worker
-            from ocais.predict.base import create_predictor
-
-            loaded = create_predictor(
-                serve_settings.predictor, cli.knowledge, model_dir=serve_settings.model_dir
-            )
         kb = cli.knowledge  # compile the knowledge cache once, before workers start
-        _bootstrap(cli, host, init_admin)
+        # a bad predictor or model fails now, not in every worker
+        loaded = cli.services.predictor(
+            serve_settings.predictor, model_dir=serve_settings.model_dir
+        )
+        _bootstrap(cli, serve_settings.host, init_admin)
     except OcaisError as exc:
         raise fail(exc) from exc
+    host, port = serve_settings.host, serve_settings.port
     shown = f"[{host}]" if ":" in host else host
     console.print(f"OCAIS page: http://{shown}:{port}/  ·  API docs: http://{shown}:{port}/docs")
     if not is_loopback(host):
@@ -169,7 +174,7 @@ def report_service(
     cli = state(ctx)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     try:
-        report = build_report(ServiceRepository(cli.repo.engine), cli.knowledge)
+        report = build_report(cli.services.owners, cli.knowledge)
         files = write_report(report, out.expanduser())
     except OcaisError as exc:
         raise fail(exc) from exc

@@ -12,8 +12,9 @@ pessimistically).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -57,21 +58,62 @@ class PredictorSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PredictorDependencies:
+    """What a predictor may need besides the knowledge base, handed over by the factory.
+
+    A predictor asks for one by naming it as a keyword parameter of its constructor (or factory):
+    ``def __init__(self, knowledge, *, search, top_n=5)`` gets the search service. Each field is
+    a provider (called only when a predictor asks, so nothing is opened for the others); a
+    required one (no default) that the installation cannot give is a :class:`ConfigError`.
+    """
+
+    cases: Callable[[], Any] | None = None  # the case store (``ocais.store.Repository``)
+    search: Callable[[], Any] | None = None  # similar cases (``ocais.search.SearchService``)
+    llm: Callable[[], Any] | None = None  # an LLM backend (``ocais.llm``), once there is one
+
+
 def available_predictors() -> dict[str, Any]:
     """Predictor factories by name: ``factory(kb, **options) -> Predictor``."""
     return {e.name: e.load() for e in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def create_predictor(name: str, knowledge: KnowledgeBase, **options: Any) -> Predictor:
-    """Build a registered predictor; unknown names and options raise ``ConfigError``."""
+def create_predictor(
+    name: str,
+    knowledge: KnowledgeBase,
+    *,
+    dependencies: PredictorDependencies | None = None,
+    **options: Any,
+) -> Predictor:
+    """Build a registered predictor with its options and the dependencies it asks for
+    (:class:`PredictorDependencies`); unknown names and options raise ``ConfigError``."""
     factories = available_predictors()
     if name not in factories:
         raise ConfigError(
             f"unknown predictor {name!r}",
             hint="choose one of: " + ", ".join(sorted(factories)),
         )
+    factory = factories[name]
+    given = dependencies or PredictorDependencies()
     try:
-        predictor: Predictor = factories[name](knowledge, **options)
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - callables without a signature
+        parameters = {}  # type: ignore[assignment]
+    for dependency in fields(given):
+        parameter = parameters.get(dependency.name)
+        if parameter is None or dependency.name in options:
+            continue
+        provider = getattr(given, dependency.name)
+        if provider is not None:
+            options[dependency.name] = provider()
+        elif parameter.default is inspect.Parameter.empty:
+            raise ConfigError(
+                f"predictor {name!r} needs {dependency.name!r}, which this installation "
+                "does not provide",
+                hint=f"configure {dependency.name} (see the README) or choose another predictor",
+            )
+    try:
+        predictor: Predictor = factory(knowledge, **options)
     except TypeError as exc:
         raise ConfigError(f"invalid options for predictor {name!r}: {exc}") from exc
     return predictor

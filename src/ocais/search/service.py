@@ -9,6 +9,7 @@ passed, the phenotypes it shares with the query, and its similarity.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,8 +27,22 @@ from ocais.search.embedders import PhenotypeEmbedder
 from ocais.store import CaseFilter, Repository
 from ocais.store.vectors.base import CollectionSpec, VectorIndex
 
-METADATA_KEYS = ("sex", "site", "source_format", "synthetic")
-DEFAULT_COLLECTION = "cases_phenotype"
+METADATA_KEYS = ("sex", "site", "source_format", "synthetic", "has_profile")
+#: v2: every stored case is indexed, those without a present phenotype with ``has_profile``
+#: false (v1, ``cases_<embedder>``, refused them and so broke indexing of everything after).
+COLLECTION_VERSION = "v2"
+DEFAULT_COLLECTION = f"cases_phenotype_{COLLECTION_VERSION}"
+
+
+def collection_name(embedder_name: str) -> str:
+    """The case collection of an embedder, e.g. ``cases_phenotype_v2``."""
+    safe = re.sub(r"[^a-z0-9_]", "_", embedder_name.lower())[:30]
+    return f"cases_{safe}_{COLLECTION_VERSION}"
+
+
+def legacy_collections(embedder_name: str) -> tuple[str, ...]:
+    """Collections of earlier versions for this embedder (dropped once replaced)."""
+    return (f"cases_{re.sub(r'[^a-z0-9_]', '_', embedder_name.lower())[:30]}",)
 
 
 class SearchFilters(BaseModel):
@@ -134,17 +149,17 @@ class SearchService:
         index: VectorIndex,
         embedder: Embedder,
         knowledge: KnowledgeBase,
-        collection: str = DEFAULT_COLLECTION,
+        collection: str | None = None,
     ) -> None:
         self.repo, self.index, self.embedder, self.kb = repo, index, embedder, knowledge
-        self.collection = collection
+        self.collection = collection or collection_name(embedder.name)
         self.spec = CollectionSpec(
-            name=collection,
+            name=self.collection,
             embedder_id=embedder.id,
             dimension=embedder.dimension,
             metric=embedder.metric,
             metadata_keys=METADATA_KEYS,
-            metadata_types={"synthetic": "bool"},
+            metadata_types={"synthetic": "bool", "has_profile": "bool"},
         )
         index.create_collection(self.spec)
 
@@ -157,20 +172,35 @@ class SearchService:
 
     # --- indexing -----------------------------------------------------------------------------
     def index_cases(self, cases: Sequence[Case]) -> int:
-        """Embed and (re)index cases; a case's vector is replaced when it changes."""
+        """Embed and (re)index cases; a case's vector is replaced when it changes.
+
+        Every case is indexed. One without a usable phenotype profile (all its findings are
+        excluded, or none is known to the embedder) gets a placeholder vector and
+        ``has_profile`` false: semantic searches skip it, filter-only searches still find it,
+        and it never blocks the indexing of the others.
+        """
         if not cases:
             return 0
-        vectors = self.embedder.embed_cases(cases)
+        vectors = np.array(self.embedder.embed_cases(cases), dtype=np.float32, copy=True)
+        has_profile = np.linalg.norm(vectors, axis=1) > 0
+        if not has_profile.all():
+            vectors[~has_profile] = 0.0
+            vectors[~has_profile, 0] = 1.0
         metadata = [
             {
                 "sex": c.subject.sex.value,
                 "site": c.site,
                 "source_format": c.provenance.source_format,
                 "synthetic": c.synthetic,
+                "has_profile": bool(profile),
             }
-            for c in cases
+            for c, profile in zip(cases, has_profile, strict=True)
         ]
         return self.index.upsert(self.collection, [c.id for c in cases], vectors, metadata)
+
+    def indexed_count(self) -> int:
+        """How many cases the index holds."""
+        return self.index.count(self.collection)
 
     def index_run(self, run_id: str, batch_size: int = 1000) -> int:
         """Index the cases an ingest run inserted or updated."""
@@ -185,23 +215,30 @@ class SearchService:
         return sum(self.index_cases(batch) for batch in self.repo.iter_cases(batch_size))
 
     # --- searching ----------------------------------------------------------------------------
-    def search(self, query: SearchQuery) -> SearchResult:
+    def search(self, query: SearchQuery, *, visible: Sequence[str] | None = None) -> SearchResult:
+        """Run ``query``. ``visible``: the only case ids the caller may see (``None``: all) —
+        every hit, candidate count and ``like_case`` is confined to them."""
         started = time.perf_counter()
         filters = query.filters
         restrict: list[str] | None = None
         if filters.needs_store():
-            restrict = self.repo.case_ids(self._store_filter(filters))
+            restrict = self.repo.case_ids(self._store_filter(filters, visible))
+        elif visible is not None:
+            restrict = list(visible)
         query_case = self._query_case(query)
         query_terms = query_case.observed if query_case else []
-        if query_case is None:  # filters only: matching cases, oldest first
-            ids = self.repo.case_ids(self._store_filter(filters), limit=query.k)
-            scored: list[tuple[str, float | None]] = [(i, None) for i in ids]
+        scored: list[tuple[str, float | None]]
+        if restrict is not None and not restrict:
+            scored = []
+        elif query_case is None:  # filters only: matching cases, oldest first
+            ids = self.repo.case_ids(self._store_filter(filters, visible), limit=query.k)
+            scored = [(i, None) for i in ids]
         else:
             hits = self.index.search(
                 self.collection,
                 self._query_vector(query, query_case),
                 query.k + (1 if query.like_case else 0),
-                filters=filters.index_filters(),
+                filters={**filters.index_filters(), "has_profile": True},
                 restrict_to=restrict,
             )
             scored = [(h.id, float(h.score)) for h in hits if h.id != query.like_case]
@@ -232,16 +269,26 @@ class SearchService:
         return vector
 
     def similar_cases(
-        self, case: Case, k: int = 5, filters: SearchFilters | None = None
+        self,
+        case: Case,
+        k: int = 5,
+        filters: SearchFilters | None = None,
+        *,
+        visible: Sequence[str] | None = None,
     ) -> list[SearchHit]:
-        """Stored cases most similar to ``case`` by phenotype profile (evidence for predictions)."""
+        """Stored cases most similar to ``case`` by phenotype profile (evidence for predictions),
+        among the ``visible`` ids (``None``: all)."""
         result = self.search(
-            SearchQuery(hpo=case.observed, filters=filters or SearchFilters(), k=k + 1)
+            SearchQuery(hpo=case.observed, filters=filters or SearchFilters(), k=k + 1),
+            visible=visible,
         )
         return [h for h in result.hits if h.case_id != case.id][:k]
 
-    def _store_filter(self, filters: SearchFilters) -> CaseFilter:
+    def _store_filter(
+        self, filters: SearchFilters, visible: Sequence[str] | None = None
+    ) -> CaseFilter:
         return CaseFilter(
+            case_ids=None if visible is None else tuple(visible),
             source_format=filters.source_format,
             site=filters.site,
             cohort=filters.cohort,

@@ -19,19 +19,20 @@ from fastapi.staticfiles import StaticFiles
 
 from ocais import __version__
 from ocais.config import Settings, load_settings
-from ocais.knowledge import KnowledgeBase, load_knowledge
+from ocais.knowledge import KnowledgeBase
 from ocais.predict.base import Predictor
 from ocais.search.service import SearchService
 from ocais.serve import page
-from ocais.serve.casework import NoteScrubber, default_note_scrubber
 from ocais.serve.errors import install_error_handlers
 from ocais.serve.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ocais.serve.predicting import TextExtractor, default_text_extractor
 from ocais.serve.routes import api_router
-from ocais.serve.searching import open_search
-from ocais.serve.services import Services, build_services
+from ocais.serve.services import Services, build_app_services
 from ocais.serve.settings import ServeSettings, load_serve_settings
 from ocais.store import Repository
+from ocais.workflows import build_services
+from ocais.workflows.cases import NoteScrubber, default_note_scrubber
+from ocais.workflows.services import UNSET
 
 logger = logging.getLogger("ocais.serve")
 
@@ -43,7 +44,11 @@ DESCRIPTION = (
     "Supports, and does not replace, clinical judgement."
 )
 
-_UNSET: Any = object()
+_UNSET: Any = UNSET
+
+
+def _log_notice(message: str) -> None:
+    logger.warning("%s", message)
 
 
 def create_app(
@@ -53,7 +58,7 @@ def create_app(
     knowledge: KnowledgeBase | None = None,
     repo: Repository | None = None,
     predictor: Predictor | None = None,
-    search: SearchService | None = _UNSET,
+    search: SearchService | Any | None = _UNSET,
     text_extractor: TextExtractor | None = _UNSET,
     note_scrubber: NoteScrubber | None = _UNSET,
 ) -> FastAPI:
@@ -67,28 +72,26 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        kb = knowledge or load_knowledge(settings.resolved_hpo_dir, settings.resolved_cache_dir)
-        store = repo or Repository.open(settings.resolved_store_url)
+        core = build_services(
+            settings, knowledge=knowledge, repo=repo, search=search, notify=_log_notice
+        )
         try:
-            services = build_services(
-                settings,
+            kb = core.knowledge
+            core.search_or_none()  # open search (and repair its index) before the first request
+            services = build_app_services(
+                core,
                 serve_settings,
-                knowledge=kb,
-                repo=store,
-                owns_repo=repo is None,
                 predictor=predictor,
-                search=open_search(settings, store, kb) if search is _UNSET else search,
                 extractor=(
                     default_text_extractor(kb) if text_extractor is _UNSET else text_extractor
                 ),
                 scrubber=default_note_scrubber() if note_scrubber is _UNSET else note_scrubber,
             )
         except BaseException:
-            if repo is None:
-                store.close()
+            core.close()
             raise
         app.state.services = services
-        logger.info("ocais %s serving (HPO %s, store %s)", __version__, kb.version, store.url)
+        logger.info("ocais %s serving (HPO %s, store %s)", __version__, kb.version, core.repo.url)
         try:
             yield
         finally:

@@ -28,6 +28,8 @@ logger = logging.getLogger("ocais.serve")
 #: HTTP status of each ``OcaisError.code`` raised from a request body or query.
 STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
+    "forbidden": 403,
+    "search_unavailable": 503,
     "unknown_term": 422,
     "unknown_disease": 422,
     "invalid_record": 422,

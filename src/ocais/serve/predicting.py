@@ -20,20 +20,19 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ocais.errors import InputTooLargeError, InvalidRecordError, UnknownTermError
+from ocais.errors import InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.base import Predictor
-from ocais.schemas import Case, PhenotypeObservation, Prediction, Sex
+from ocais.schemas import PhenotypeObservation, Prediction, Sex
 from ocais.serve.schemas.predict import MentionOut, PredictInputOut, PredictRequest
 from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
+from ocais.workflows.predicting import query_case, resolve_terms
 
 #: Free text → (mentions, observations). Built from ``ocais.ingest.text`` by default.
 TextExtractor = Callable[[str], tuple[list[MentionOut], list[PhenotypeObservation]]]
 
 _MENTIONS: TypeAdapter[list[MentionOut] | None] = TypeAdapter(list[MentionOut] | None)
-
-_API_PROVENANCE = {"source": "api", "source_format": "api"}
 
 CacheKey = tuple[tuple[str, ...], tuple[str, ...], str, float | None, int]
 
@@ -204,23 +203,7 @@ class PredictionService:
     def _resolve(
         self, observations: Sequence[tuple[str, bool]], *, from_text: bool
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Observed and excluded ids (sorted, unique; excluded wins over nothing else)."""
-        observed = sorted({term for term, excluded in observations if not excluded})
-        excluded = sorted({term for term, excluded in observations if excluded} - set(observed))
-        if observed and not any(self.kb.resolve_id(t) is not None for t in observed):
-            raise UnknownTermError(
-                f"none of the observed terms is in HPO {self.kb.version}: {', '.join(observed)}",
-                hint="check the ids with /api/v1/knowledge/terms",
-            )
-        if not observed:
-            nothing = "no HPO phenotype was recognised in the text" if from_text else ""
-            raise InvalidRecordError(
-                nothing or "no observed phenotype: at least one present finding is needed",
-                source="request",
-                field="text" if from_text else "case.phenotypes",
-                hint="describe findings in clinical terms, or send HPO ids in 'case'",
-            )
-        return tuple(observed), tuple(excluded)
+        return resolve_terms(self.kb, observations, from_text=from_text)
 
     def _predict(
         self,
@@ -236,16 +219,7 @@ class PredictionService:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        # one validation of plain data (cheaper than building each observation as a model)
-        case = Case.model_validate(
-            {
-                "id": "api",
-                "subject": {"sex": sex, "age_years": age},
-                "phenotypes": [{"id": t} for t in observed]
-                + [{"id": t, "excluded": True} for t in excluded],
-                "provenance": _API_PROVENANCE,
-            }
-        )
+        case = query_case(observed, excluded, sex, age)
         with self._predict_lock:
             prediction = self.predictor.predict(case, top_k)
         result = Answer.of(prediction)

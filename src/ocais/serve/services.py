@@ -1,4 +1,6 @@
-"""Everything a request needs, built once per app from settings: no module-level state."""
+"""What a request needs: the installation's use-case services (``ocais.workflows``) plus the
+web-only parts (accounts, rate limits, the audit/prediction writer). Built once per app from
+settings by :func:`build_app_services`; no module-level state."""
 
 from __future__ import annotations
 
@@ -6,90 +8,86 @@ from dataclasses import dataclass
 
 from ocais.config import Settings
 from ocais.knowledge import KnowledgeBase
-from ocais.predict.base import Predictor, create_predictor
-from ocais.search.service import SearchService
+from ocais.predict.base import Predictor
 from ocais.serve.accounts import Accounts
-from ocais.serve.casework import CaseService, NoteScrubber
 from ocais.serve.outcomes import FeedbackService
 from ocais.serve.predicting import PredictionService, TextExtractor
 from ocais.serve.ratelimit import TokenBucketLimiter
-from ocais.serve.searching import SearchAdapter
 from ocais.serve.settings import ServeSettings
 from ocais.serve.writer import GroupCommitWriter
 from ocais.store import Repository
 from ocais.store.service_repo import ServiceRepository
+from ocais.workflows import Services as CoreServices
+from ocais.workflows.cases import NoteScrubber
 
 
 @dataclass
 class Services:
-    settings: Settings
+    core: CoreServices
     serve: ServeSettings
-    knowledge: KnowledgeBase
-    repo: Repository
     store: ServiceRepository
     accounts: Accounts
     predictions: PredictionService
-    cases: CaseService
     feedback: FeedbackService
-    search: SearchAdapter | None
+    scrubber: NoteScrubber | None
     limiter: TokenBucketLimiter
     login_limiter: TokenBucketLimiter
     writer: GroupCommitWriter
-    owns_repo: bool
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        return self.core.knowledge
+
+    @property
+    def repo(self) -> Repository:
+        return self.core.repo
+
+    @property
+    def search_available(self) -> bool:
+        return self.core.search_or_none() is not None
 
     def close(self) -> None:
         self.writer.close()
-        if self.owns_repo:
-            self.repo.close()
+        self.core.close()
 
 
-def build_services(
-    settings: Settings,
+def build_app_services(
+    core: CoreServices,
     serve: ServeSettings,
     *,
-    knowledge: KnowledgeBase,
-    repo: Repository,
-    owns_repo: bool,
     predictor: Predictor | None,
-    search: SearchService | None,
     extractor: TextExtractor | None,
     scrubber: NoteScrubber | None,
 ) -> Services:
-    store = ServiceRepository(repo.engine)
+    """The web service's parts around ``core``; the predictor is built by ``core`` (settings'
+    ``OCAIS_SERVE_PREDICTOR`` / ``OCAIS_SERVE_MODEL_DIR``) unless one is given."""
+    store = core.owners
+    chosen = predictor or core.predictor(serve.predictor, model_dir=serve.model_dir)
     writer = GroupCommitWriter(store)
-    if predictor is not None:
-        chosen = predictor
-    elif serve.model_dir is not None:
-        chosen = create_predictor(serve.predictor, knowledge, model_dir=serve.model_dir)
-    else:
-        chosen = create_predictor(serve.predictor, knowledge)
-    adapter = SearchAdapter(search) if search is not None else None
     services = Services(
-        settings=settings,
+        core=core,
         serve=serve,
-        knowledge=knowledge,
-        repo=repo,
         store=store,
         accounts=Accounts(
             store, cache_seconds=serve.auth_cache_seconds, session_hours=serve.session_hours
         ),
         predictions=PredictionService(
             chosen,
-            knowledge,
+            core.knowledge,
             extractor=extractor,
             max_text_chars=serve.max_text_chars,
             max_top_k=serve.max_top_k,
             cache_size=serve.prediction_cache_size,
         ),
-        cases=CaseService(
-            repo, store, knowledge, site=settings.site, scrubber=scrubber, index=adapter
-        ),
-        feedback=FeedbackService(store, knowledge, max_comment_chars=serve.max_comment_chars),
-        search=adapter,
+        feedback=FeedbackService(store, core.knowledge, max_comment_chars=serve.max_comment_chars),
+        scrubber=scrubber,
         limiter=TokenBucketLimiter(serve.rate_limit_per_minute, serve.rate_limit_burst),
         login_limiter=TokenBucketLimiter(serve.login_attempts_per_minute, 5),
         writer=writer,
-        owns_repo=owns_repo,
     )
     writer.start()
     return services

@@ -23,6 +23,14 @@ class ServeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OCAIS_SERVE_", extra="forbid")
 
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address `ocais serve` listens on (loopback by default; --host wins).",
+    )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="TCP port of `ocais serve` (--port wins)."
+    )
     predictor: str = Field(default="phenotype", description="Predictor the API serves.")
     model_dir: Path | None = Field(
         default=None,

@@ -49,6 +49,8 @@ class CaseFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     ingest_run_id: str | None = None
+    #: only these case ids (an access rule's visible set); ``None``: no restriction
+    case_ids: tuple[str, ...] | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """SQL conditions. ``observed_any`` / ``excluded_any``: each inner tuple is one
@@ -63,6 +65,8 @@ class CaseFilter:
             where.append(C.age_years <= self.age_max)
         if self.ingest_run_id is not None:
             where.append(C.ingest_run_id == self.ingest_run_id)
+        if self.case_ids is not None:
+            where.append(C.id.in_(self.case_ids))
         if self.created_from is not None:
             where.append(C.created_at >= self.created_from)
         if self.created_to is not None:

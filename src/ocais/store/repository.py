@@ -399,6 +399,34 @@ class Repository:
             raise self._no_run(run_id)
         return _run_dict(row)
 
+    def runs_with_status(self, *statuses: str) -> list[IngestRunInfo]:
+        """Every run in one of ``statuses``, oldest first (recovery looks at few rows)."""
+        t = ingest_runs_table
+        stmt = select(t).where(t.c.status.in_(statuses)).order_by(t.c.started_at, t.c.id)
+        with self._reading() as conn:
+            return [_run_dict(row) for row in conn.execute(stmt)]
+
+    def update_run(
+        self, run_id: str, *, status: str | None = None, settings: Mapping[str, Any] | None = None
+    ) -> None:
+        """Change a run's status and/or merge keys into its settings (counts are kept)."""
+        if status is not None and status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
+        with self.transaction() as session:
+            t = ingest_runs_table
+            row = session.execute(select(t.c.settings).where(t.c.id == run_id)).one_or_none()
+            if row is None:
+                raise self._no_run(run_id)
+            values: dict[str, Any] = {}
+            if settings is not None:
+                values["settings"] = {**(row.settings or {}), **settings}
+            if status is not None:
+                values["status"] = status
+                if status != "running":
+                    values["finished_at"] = datetime.now(UTC)
+            if values:
+                session.execute(update(t).where(t.c.id == run_id).values(values))
+
     def list_runs(self, limit: int = 20) -> list[IngestRunInfo]:
         """The most recent ingest runs, newest first."""
         t = ingest_runs_table

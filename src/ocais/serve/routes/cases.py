@@ -11,6 +11,7 @@ from ocais.serve.deps import Clinician, Reader, ServicesDep, audit
 from ocais.serve.schemas.cases import CaseCreate, CaseCreated, CasePage
 from ocais.serve.schemas.common import ERROR_RESPONSES
 from ocais.store import CaseFilter
+from ocais.workflows import cases as workflows
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
@@ -21,7 +22,13 @@ def create_case(
 ) -> CaseCreated:
     """Store a case. It gets a new id and keeps no external identifiers or dates; notes are
     kept only de-identified (see ``warnings``)."""
-    created = services.cases.create(principal, data=body.case, packet=body.phenopacket)
+    created = workflows.create_case(
+        services.core,
+        principal,
+        data=body.case,
+        packet=body.phenopacket,
+        scrubber=services.scrubber,
+    )
     audit(request, case_id=created.case.id)
     return CaseCreated(id=created.case.id, warnings=created.warnings, case=created.case)
 
@@ -48,14 +55,14 @@ def list_cases(
         disease_id=disease_id,
         hpo_id=hpo_id,
     )
-    return services.cases.list_cases(principal, where, limit, offset)
+    return workflows.list_cases(services.core, principal, where, limit=limit, offset=offset)
 
 
 @router.get("/{case_id}", name="cases.show", response_model=Case)
 def show_case(case_id: str, request: Request, services: ServicesDep, principal: Reader) -> Case:
     """One case, as stored."""
     audit(request, case_id=case_id)
-    return services.cases.get(principal, case_id)
+    return workflows.show_case(services.core, principal, case_id)
 
 
 @router.delete("/{case_id}", name="cases.delete", status_code=204)
@@ -64,5 +71,5 @@ def delete_case(
 ) -> Response:
     """Delete a case and everything derived from it (admins, or the clinician who made it)."""
     audit(request, case_id=case_id)
-    services.cases.delete(principal, case_id)
+    workflows.delete_case(services.core, principal, case_id)
     return Response(status_code=204)

@@ -40,8 +40,8 @@ def version(services: ServicesDep, principal: CurrentUser) -> Version:
         predictor=str(getattr(services.predictions.predictor, "name", "unknown")),
         features={
             "free_text": services.predictions.extractor is not None,
-            "search": services.search is not None,
-            "note_deidentification": services.cases.scrubber is not None,
+            "search": services.search_available,
+            "note_deidentification": services.scrubber is not None,
         },
         store_revision=services.repo.schema_revision(),
     )

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from ocais.search.service import SearchQuery, SearchResult
 from ocais.serve.deps import Reader, ServicesDep, audit
-from ocais.serve.errors import ApiError
 from ocais.serve.schemas.common import ERROR_RESPONSES
+from ocais.workflows.cases import search_cases
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
@@ -16,14 +16,8 @@ router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 def search(
     body: SearchQuery, request: Request, services: ServicesDep, principal: Reader
 ) -> SearchResult:
-    """One call: a query (text, HPO terms or a stored case) + filters + k. Each hit says why."""
-    if services.search is None:
-        raise ApiError(
-            503,
-            "search_unavailable",
-            "search is not available on this installation",
-            hint="the vector index backend (ocais.store.vectors) could not be opened",
-        )
+    """One call: a query (text, HPO terms or a stored case) + filters + k. Each hit says why.
+    Only cases the caller may see are searched (clinicians: the cases they created)."""
     if body.like_case:
         audit(request, case_id=body.like_case)
-    return services.search.search(body)
+    return search_cases(services.core, principal, body)

@@ -1,0 +1,81 @@
+"""The predict use case: (observed, excluded) terms + demographics → a ranked differential.
+
+The API (``POST /api/v1/predict``, with text or a structured case) and the CLI (``ocais predict
+--hpo``) both build the query case with :func:`query_case` after :func:`resolve_terms`, so the
+same request gives the same answer in both shells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ocais.errors import InvalidRecordError, UnknownTermError
+from ocais.knowledge import KnowledgeBase
+from ocais.predict.base import Predictor
+from ocais.schemas import Case, Prediction, Sex
+
+
+def resolve_terms(
+    knowledge: KnowledgeBase,
+    observations: Sequence[tuple[str, bool]],
+    *,
+    from_text: bool = False,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Observed and excluded ids (sorted, unique; a term both observed and excluded counts as
+    observed). At least one observed term known to the release is needed."""
+    observed = sorted({term for term, excluded in observations if not excluded})
+    excluded = sorted({term for term, excluded in observations if excluded} - set(observed))
+    if observed and not any(knowledge.resolve_id(t) is not None for t in observed):
+        raise UnknownTermError(
+            f"none of the observed terms is in HPO {knowledge.version}: {', '.join(observed)}",
+            hint="check the ids with `ocais knowledge term` or /api/v1/knowledge/terms",
+        )
+    if not observed:
+        nothing = "no HPO phenotype was recognised in the text" if from_text else ""
+        raise InvalidRecordError(
+            nothing or "no observed phenotype: at least one present finding is needed",
+            source="request",
+            field="text" if from_text else "case.phenotypes",
+            hint="describe findings in clinical terms, or give HPO ids",
+        )
+    return tuple(observed), tuple(excluded)
+
+
+def query_case(
+    observed: Sequence[str],
+    excluded: Sequence[str],
+    sex: Sex = Sex.UNKNOWN,
+    age_years: float | None = None,
+    *,
+    source: str = "api",
+) -> Case:
+    """The case a prediction request stands for (one validation of plain data: cheap)."""
+    return Case.model_validate(
+        {
+            "id": source,
+            "subject": {"sex": sex, "age_years": age_years},
+            "phenotypes": [{"id": t} for t in observed]
+            + [{"id": t, "excluded": True} for t in excluded],
+            "provenance": {"source": source, "source_format": source},
+        }
+    )
+
+
+def predict_terms(
+    predictor: Predictor,
+    knowledge: KnowledgeBase,
+    observations: Sequence[tuple[str, bool]],
+    *,
+    sex: Sex = Sex.UNKNOWN,
+    age_years: float | None = None,
+    top_k: int = 10,
+    source: str = "api",
+) -> Prediction:
+    """Rank every disease for (term id, excluded) pairs and demographics."""
+    observed, excluded = resolve_terms(knowledge, observations)
+    return predictor.predict(query_case(observed, excluded, sex, age_years, source=source), top_k)
+
+
+def predict_case(predictor: Predictor, case: Case, top_k: int = 10) -> Prediction:
+    """Rank every disease for a full case (a phenopacket file, a stored case)."""
+    return predictor.predict(case, top_k)

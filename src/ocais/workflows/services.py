@@ -1,0 +1,191 @@
+"""``build_services(settings)``: the one composition root that every shell (CLI, API) uses.
+
+Everything is built lazily on first use — a command that only looks up a term never opens the
+store, one that only lists runs never loads the knowledge base — and closed with :meth:`close`.
+Objects passed in (tests, embedding applications) are used as they are and not closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ocais.config import Settings
+from ocais.errors import OcaisError, SearchUnavailableError
+from ocais.knowledge import KnowledgeBase, load_knowledge
+from ocais.predict.base import Predictor, PredictorDependencies, create_predictor
+from ocais.search.service import SearchService
+from ocais.store import Repository
+from ocais.store.service_repo import ServiceRepository
+from ocais.workflows.access import CaseAccess
+
+logger = logging.getLogger("ocais.workflows")
+
+#: How a shell shows a one-line notice (a repair done, a backend unavailable).
+Notify = Callable[[str], None]
+
+
+def _log_notice(message: str) -> None:
+    logger.warning("%s", message)
+
+
+#: "not given: build the default" (``None`` means "turned off")
+UNSET: Any = object()
+_UNSET = UNSET
+
+
+@dataclass
+class Services:
+    """The knowledge base, the store, search and predictors of one installation."""
+
+    settings: Settings
+    notify: Notify = _log_notice
+    _knowledge: KnowledgeBase | None = None
+    _repo: Repository | None = None
+    _search: SearchService | Any | None = _UNSET
+    _owns_repo: bool = True
+    _recovered: bool = False
+    _index_checked: bool = False
+    notices: list[str] = field(default_factory=list)
+
+    # -- the parts -----------------------------------------------------------------------------
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        if self._knowledge is None:
+            self._knowledge = load_knowledge(
+                self.settings.resolved_hpo_dir, self.settings.resolved_cache_dir
+            )
+        return self._knowledge
+
+    @property
+    def knowledge_loaded(self) -> bool:
+        return self._knowledge is not None
+
+    @property
+    def repo(self) -> Repository:
+        """The case store; on first open, runs left ``running`` by a dead process are marked
+        ``interrupted`` (see :func:`ocais.workflows.indexing.recover_runs`)."""
+        if self._repo is None:
+            self._repo = Repository.open(self.settings.resolved_store_url)
+        if not self._recovered:
+            self._recovered = True
+            from ocais.workflows.indexing import recover_runs
+
+            for message in recover_runs(self._repo):
+                self.tell(message)
+        return self._repo
+
+    @property
+    def owners(self) -> ServiceRepository:
+        """The service tables (users, case owners, predictions, feedback, audit)."""
+        return ServiceRepository(self.repo.engine)
+
+    @property
+    def access(self) -> CaseAccess:
+        return CaseAccess(self.owners)
+
+    def search_or_none(self) -> SearchService | None:
+        """The search service, or ``None`` (with a notice) if no vector index can be opened.
+
+        On first use the index is brought in step with the store (interrupted imports,
+        an index of an earlier format): see :func:`ocais.workflows.indexing.repair_index`.
+        """
+        if self._search is _UNSET:
+            self._search = self._open_search()
+        if self._search is not None and not self._index_checked:
+            self._index_checked = True
+            from ocais.workflows.indexing import repair_index
+
+            for message in repair_index(self.repo, self._search):
+                self.tell(message)
+        result: SearchService | None = self._search
+        return result
+
+    def search(self) -> SearchService:
+        """The search service; :class:`SearchUnavailableError` if there is none."""
+        service = self.search_or_none()
+        if service is None:
+            raise SearchUnavailableError(
+                "search is not available on this installation",
+                hint="the vector index backend (ocais.store.vectors) could not be opened; "
+                "see the log for why",
+            )
+        return service
+
+    def attach_search(self, search: SearchService | None) -> None:
+        """Use ``search`` from now on (tests, embedding applications); its index is checked
+        against the store on next use like any other."""
+        self._search = search
+        self._index_checked = False
+
+    def _open_search(self) -> SearchService | None:
+        try:
+            from ocais.search.registry import create_embedder
+            from ocais.store.vectors import open_vector_index
+        except ImportError as exc:  # pragma: no cover - a broken installation
+            self.tell(f"search is unavailable: {exc}")
+            return None
+        try:
+            index = open_vector_index(self.settings.resolved_store_url, self.settings.data_dir)
+            embedder = create_embedder(
+                self.settings.search_embedder, self.knowledge, **self.settings.search_options
+            )
+            return SearchService(self.repo, index, embedder, self.knowledge)
+        except OcaisError as exc:
+            self.tell(f"search is unavailable: {exc} ({exc.code})")
+            return None
+
+    def predictor(
+        self, name: str | None = None, *, model_dir: Path | None = None, **options: Any
+    ) -> Predictor:
+        """A registered predictor (default: settings' ``predictor``), handed the dependencies
+        it asks for (the store, the search service)."""
+        chosen = name or self.settings.predictor
+        if model_dir is not None:
+            options["model_dir"] = model_dir
+        return create_predictor(
+            chosen,
+            self.knowledge,
+            dependencies=PredictorDependencies(cases=lambda: self.repo, search=self.search),
+            **options,
+        )
+
+    def tell(self, message: str) -> None:
+        self.notices.append(message)
+        self.notify(message)
+
+    def close(self) -> None:
+        search = self._search
+        if isinstance(search, SearchService):
+            try:
+                search.index.close()
+            except OcaisError as exc:  # pragma: no cover - best effort at shutdown
+                logger.warning("closing the vector index failed: %s", exc.code)
+        if self._repo is not None and self._owns_repo:
+            self._repo.close()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    repo: Repository | None = None,
+    search: SearchService | Any | None = _UNSET,
+    notify: Notify | None = None,
+) -> Services:
+    """The services of an installation, built lazily from ``settings``.
+
+    ``knowledge``, ``repo`` and ``search`` replace what settings would build (a ``repo`` given
+    is not closed by :meth:`Services.close`; ``search=None`` turns search off).
+    """
+    return Services(
+        settings=settings,
+        notify=notify or _log_notice,
+        _knowledge=knowledge,
+        _repo=repo,
+        _search=search,
+        _owns_repo=repo is None,
+    )
