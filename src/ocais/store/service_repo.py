@@ -33,6 +33,7 @@ from ocais.store.service_models import (
     case_owners_table,
     feedback_table,
     predictions_table,
+    server_secrets_table,
     sessions_table,
     users_table,
 )
@@ -44,6 +45,7 @@ F = feedback_table.c
 P = predictions_table.c
 A = audit_table.c
 CO = case_owners_table.c
+SS = server_secrets_table.c
 
 
 def _user(row: Any, n_keys: int = 0) -> UserRecord:
@@ -191,6 +193,11 @@ class ServiceRepository:
             )
         return key_id
 
+    def set_api_key_hash(self, key_id: str, key_hash: str) -> None:
+        """Replace a key's stored hash (a legacy scrypt hash by the current format)."""
+        with self._write() as session:
+            session.execute(update(api_keys_table).where(K.id == key_id).values(key_hash=key_hash))
+
     def find_api_key(self, prefix: str) -> tuple[ApiKeyRecord, UserRecord] | None:
         """The live key with this prefix and its user (active or not), or ``None``."""
         stmt = select(api_keys_table).where(K.prefix == prefix, K.revoked_at.is_(None))
@@ -219,6 +226,37 @@ class ServiceRepository:
                 .values(revoked_at=now)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- server secrets ------------------------------------------------------------------------
+    def server_secret(self, name: str, new_value: str, *, now: datetime) -> str:
+        """The installation's secret called ``name``, stored as ``new_value`` if there is none.
+
+        Several processes may start at once: the first insert wins, the others read its value.
+        """
+        found = self._server_secret(name)
+        if found is not None:
+            return found
+        try:
+            with self._write_engine.begin() as conn:
+                if conn.execute(select(SS.name).where(SS.name == name)).first() is None:
+                    conn.execute(
+                        insert(server_secrets_table).values(
+                            name=name, value=new_value, created_at=now
+                        )
+                    )
+        except IntegrityError:
+            pass  # another process inserted it between our read and our write: read theirs
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+        found = self._server_secret(name)
+        if found is None:
+            raise StoreError(f"cannot store the server secret {name!r}")
+        return found
+
+    def _server_secret(self, name: str) -> str | None:
+        with self._read() as conn:
+            value = conn.execute(select(SS.value).where(SS.name == name)).scalar()
+        return None if value is None else str(value)
 
     # -- sessions ------------------------------------------------------------------------------
     def create_session(

@@ -3,9 +3,9 @@
 A stretch of capitalized words is a name when something says so: a title (``Dr.``, ``Mrs.``), a
 label (``Patient:``, ``Name:``, ``PCP:``), a signature (``Electronically signed by``), a relation
 or action word (``his mother``, ``spoke with``, ``seen by``), a credential after it (``, MD``), or,
-optionally, a first name from the US Census Bureau 1990 list (5,163 names, shipped by the
-``names`` package) followed by a surname-like word. A name found once is then replaced wherever
-else it is written capitalized in the same text.
+optionally, a first name from the US Census Bureau 1990 list (5,163 names, public domain, shipped
+in ``ocais/ingest/deid/data``) followed by a surname-like word. A name found once is then replaced
+wherever else it is written capitalized in the same text.
 
 A capitalized word whose lower-case form is also used in the same text ("Seizures ... seizures") is
 taken for an ordinary word by the dictionary rule; titles, labels and signatures override that.
@@ -14,12 +14,12 @@ taken for an ordinary word by the dictionary rule; titles, labels and signatures
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from ocais.errors import ConfigError
 from ocais.ingest.deid.models import Candidate, PhiKind
 from ocais.ingest.deid.recognizers import PRIORITY_LABELLED, PRIORITY_SPECIFIC
 
@@ -142,21 +142,20 @@ _NOT_PROPAGATED = _STOP | _PARTICLES | _TITLES
 _SUFFIXES = _words("jr sr ii iii iv")
 
 
+FIRST_NAMES_FILE = "census1990_first_names.txt"  # in ocais/ingest/deid/data (ATTRIBUTION.md)
+
+
+@functools.cache
 def load_first_names() -> frozenset[str]:
-    """Lower-case US Census 1990 first names from the ``names`` package, minus common words."""
-    try:
-        package = resources.files("names")
-    except ModuleNotFoundError:
-        raise ConfigError(
-            "the first-name dictionary needs the 'names' package",
-            hint="pip install names==0.3.0, or set first_name_dictionary=False",
-        ) from None
-    found: set[str] = set()
-    for filename in ("dist.male.first", "dist.female.first"):
-        for line in (package / filename).read_text(encoding="ascii").splitlines():
-            if line.strip():
-                found.add(line.split()[0].lower())
-    return frozenset(found - _AMBIGUOUS_FIRST_NAMES)
+    """Lower-case US Census 1990 first names (shipped package data), minus common words.
+
+    Read once per process, on first use.
+    """
+    text = (resources.files("ocais.ingest.deid") / "data" / FIRST_NAMES_FILE).read_text(
+        encoding="ascii"
+    )
+    found = {line.strip() for line in text.splitlines()}
+    return frozenset(n for n in found if n and not n.startswith("#")) - _AMBIGUOUS_FIRST_NAMES
 
 
 @dataclass(frozen=True, slots=True)
