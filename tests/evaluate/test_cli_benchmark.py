@@ -17,6 +17,7 @@ from ocais.cli.main import root
 from ocais.errors import ConfigError
 from ocais.evaluate import run_benchmark
 from ocais.predict.base import Predictor
+from ocais.workflows import services as workflow_services
 from tests.evaluate.fakes import FakeRanker, FakeScorer, write_packets
 
 ENV: dict[str, str | None] = {
@@ -46,13 +47,13 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     """Replace the registry by the fakes; record what each was built with."""
     calls: list[tuple[str, dict[str, Any]]] = []
 
-    def create(name: str, knowledge: Any, **options: Any) -> Predictor:
+    def create(name: str, knowledge: Any, *, dependencies: Any = None, **options: Any) -> Predictor:
         calls.append((name, options))
         if name not in FAKES:
             raise ConfigError(f"unknown predictor {name!r}", hint="choose one of: fake-scorer")
         return FAKES[name]()
 
-    monkeypatch.setattr(cli_benchmark, "create_predictor", create)
+    monkeypatch.setattr(workflow_services, "create_predictor", create)
     return calls
 
 

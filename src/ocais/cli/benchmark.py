@@ -22,7 +22,7 @@ from ocais.cli.context import (
 )
 from ocais.errors import ConfigError, OcaisError
 from ocais.evaluate import BenchmarkResult, PredictorResult, run_benchmark
-from ocais.predict.base import Predictor, available_predictors, create_predictor
+from ocais.workflows.types import Predictor, available_predictors
 
 DEFAULT_PREDICTORS = ("phenotype", "resnik")
 
@@ -137,9 +137,9 @@ def benchmark(
             options[name] = {"namespaces": list(chosen)}
             if name in loaders:
                 options[name]["model_dir"] = str(model)
-                built[name] = create_predictor(name, kb, namespaces=chosen, model_dir=model)
+                built[name] = cli.services.predictor(name, namespaces=chosen, model_dir=model)
             else:
-                built[name] = create_predictor(name, kb, namespaces=chosen)
+                built[name] = cli.services.predictor(name, namespaces=chosen)
         with progress_bar(wants_json(cli, json_output), _label) as update:
             result = run_benchmark(
                 directory,

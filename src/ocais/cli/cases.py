@@ -9,9 +9,9 @@ from rich.table import Table
 
 from ocais.cli.context import console, emit_json, fail, state
 from ocais.errors import OcaisError
-from ocais.store import CaseFilter
 from ocais.workflows import OPERATOR
 from ocais.workflows import cases as workflows
+from ocais.workflows.types import CaseFilter
 
 app = typer.Typer(help="Stored patient cases.", no_args_is_help=True)
 

@@ -26,8 +26,8 @@ from rich.progress import (
 from ocais.config import Settings
 from ocais.errors import OcaisError
 from ocais.knowledge import KnowledgeBase
-from ocais.store import Repository
 from ocais.workflows import Services, build_services
+from ocais.workflows.types import Repository
 
 console = Console()
 err_console = Console(stderr=True)

@@ -17,10 +17,10 @@ from ocais.cli.context import console, emit_json, err_console, fail, state
 from ocais.cli.predict import parse_hpo_list
 from ocais.errors import InvalidRecordError, OcaisError
 from ocais.schemas import Sex
-from ocais.search.service import SearchFilters, SearchQuery
 from ocais.workflows import OPERATOR
 from ocais.workflows.cases import search_cases
 from ocais.workflows.indexing import reindex as reindex_cases
+from ocais.workflows.types import SearchFilters, SearchQuery
 
 
 def _split(text: str | None) -> list[str]:

@@ -12,7 +12,6 @@ from rich.table import Table
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.errors import OcaisError
 from ocais.serve.accounts import Accounts
-from ocais.store.service_repo import ServiceRepository
 
 app = typer.Typer(help="Users of the web service: roles, API keys, page passwords.")
 
@@ -20,7 +19,7 @@ ROLE_HELP = "clinician (predict, own cases, feedback), researcher (read-only), a
 
 
 def accounts(cli: CliState) -> Accounts:
-    return Accounts(ServiceRepository(cli.repo.engine))
+    return Accounts(cli.services.owners)
 
 
 def _read_password() -> str:

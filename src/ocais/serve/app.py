@@ -20,8 +20,6 @@ from fastapi.staticfiles import StaticFiles
 from ocais import __version__
 from ocais.config import Settings, load_settings
 from ocais.knowledge import KnowledgeBase
-from ocais.predict.base import Predictor
-from ocais.search.service import SearchService
 from ocais.serve import page
 from ocais.serve.errors import install_error_handlers
 from ocais.serve.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -29,10 +27,10 @@ from ocais.serve.predicting import TextExtractor, default_text_extractor
 from ocais.serve.routes import api_router
 from ocais.serve.services import Services, build_app_services
 from ocais.serve.settings import ServeSettings, load_serve_settings
-from ocais.store import Repository
 from ocais.workflows import build_services
 from ocais.workflows.cases import NoteScrubber, default_note_scrubber
 from ocais.workflows.services import UNSET
+from ocais.workflows.types import Predictor, Repository, SearchService
 
 logger = logging.getLogger("ocais.serve")
 

@@ -22,12 +22,12 @@ from pydantic import TypeAdapter
 
 from ocais.errors import InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
-from ocais.predict.base import Predictor
 from ocais.schemas import PhenotypeObservation, Prediction, Sex
 from ocais.serve.schemas.predict import MentionOut, PredictInputOut, PredictRequest
 from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
 from ocais.workflows.predicting import query_case, resolve_terms
+from ocais.workflows.types import Predictor
 
 #: Free text → (mentions, observations). Built from ``ocais.ingest.text`` by default.
 TextExtractor = Callable[[str], tuple[list[MentionOut], list[PhenotypeObservation]]]

@@ -8,17 +8,16 @@ from dataclasses import dataclass
 
 from ocais.config import Settings
 from ocais.knowledge import KnowledgeBase
-from ocais.predict.base import Predictor
 from ocais.serve.accounts import Accounts
 from ocais.serve.outcomes import FeedbackService
 from ocais.serve.predicting import PredictionService, TextExtractor
 from ocais.serve.ratelimit import TokenBucketLimiter
 from ocais.serve.settings import ServeSettings
 from ocais.serve.writer import GroupCommitWriter
-from ocais.store import Repository
 from ocais.store.service_repo import ServiceRepository
 from ocais.workflows import Services as CoreServices
 from ocais.workflows.cases import NoteScrubber
+from ocais.workflows.types import Predictor, Repository
 
 
 @dataclass

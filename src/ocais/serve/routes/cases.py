@@ -10,8 +10,8 @@ from ocais.schemas import Case
 from ocais.serve.deps import Clinician, Reader, ServicesDep, audit
 from ocais.serve.schemas.cases import CaseCreate, CaseCreated, CasePage
 from ocais.serve.schemas.common import ERROR_RESPONSES
-from ocais.store import CaseFilter
 from ocais.workflows import cases as workflows
+from ocais.workflows.types import CaseFilter
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=ERROR_RESPONSES)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ocais.search.service import SearchQuery, SearchResult
 from ocais.serve.deps import Reader, ServicesDep, audit
 from ocais.serve.schemas.common import ERROR_RESPONSES
 from ocais.workflows.cases import search_cases
+from ocais.workflows.types import SearchQuery, SearchResult
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
