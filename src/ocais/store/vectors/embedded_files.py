@@ -132,7 +132,15 @@ def read_json(path: Path) -> Any:
 
 
 def write_segment_dir(directory: Path, name: str, files: dict[str, np.ndarray | list[Any]]) -> None:
-    """Write ``files`` (``.npy`` arrays, ``.json`` lists) into a new segment, then rename it in."""
+    """Write ``files`` (``.npy`` arrays, ``.json`` lists) into a new segment, then rename it in.
+
+    Called under the writer lock for the next generation, so a segment already there by that
+    name is an orphan of a writer killed after renaming it in but before its manifest was
+    replaced (no manifest refers to it): it is removed, not an error that blocks every write.
+    """
+    orphan = directory / name
+    if orphan.is_dir():
+        shutil.rmtree(orphan)
     tmp = temp_path(directory, name)
     tmp.mkdir()
     for filename, content in files.items():
