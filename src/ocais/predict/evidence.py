@@ -4,7 +4,8 @@ Evidence is computed only for the few returned candidates, with array operations
 candidate's annotations and the case's terms: what all candidates share is computed once per
 case (:class:`CaseContext`), what one disease contributes whatever the case once per disease
 (:class:`RowFacts`, cached by the ranker), and each candidate's matches for all the case's terms
-at once.
+at once. The functions read the ranker through :class:`~ocais.predict.phenotype.RankerState` (its
+``state``) and, for its cached per-disease and per-term lookups, the two methods passed in.
 
 "What to check next" follows the expected information gain of asking about one phenotype
 (e.g. Buzan & others' sequential diagnosis; Köhler et al. 2009 discuss it for HPO): with the
@@ -14,7 +15,7 @@ gain of q is H(p) − [P(q)·H(p | q) + P(¬q)·H(p | ¬q)].
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from ocais.predict.terms import CaseTerms
 from ocais.schemas import NextPhenotype
 
 if TYPE_CHECKING:
-    from ocais.predict.phenotype import PhenotypeRanker
+    from ocais.predict.phenotype import RankerState
 
 FREQUENT = 0.5  # a feature at least this frequent is "expected" when unreported
 ABSENT_RATE = 0.02  # P(q | d) when d is not annotated with q (unannotated, noise)
@@ -90,12 +91,14 @@ class RowFacts:
     frequent_freq: np.ndarray
 
 
-def row_facts(ranker: PhenotypeRanker, row: int) -> RowFacts:
-    closure_terms, closure_freq = _row(ranker._closure_rows, row)
-    disease_terms, frequencies = _row(ranker.matrices.direct, row)
-    lam = ranker.options.specificity_penalty
-    link_weight = np.round(np.log(closure_freq) + (1 + lam) * ranker._ic[closure_terms], 9)
-    above, owner = _gather(ranker._anc_ptr, ranker._anc_idx, disease_terms)
+def row_facts(state: RankerState, row: int) -> RowFacts:
+    closure_terms, closure_freq = _row(state.closure_rows, row)
+    disease_terms, frequencies = _row(state.matrices.direct, row)
+    lam = state.specificity_penalty
+    link_weight = np.round(
+        np.log(closure_freq) + (1 + lam) * state.information_content[closure_terms], 9
+    )
+    above, owner = _gather(state.ancestor_ptr, state.ancestor_idx, disease_terms)
     below, below_freq = disease_terms[owner], frequencies[owner]
     # per term above: the most frequent annotation under it; then the term itself; then lowest id
     order = np.lexsort((-below, below == above, below_freq, above))
@@ -151,26 +154,26 @@ class TermAncestors:
     depth: np.ndarray  # number of ancestors of each ancestor
 
 
-def term_ancestors(ranker: PhenotypeRanker, terms: np.ndarray) -> TermAncestors:
+def term_ancestors(state: RankerState, terms: np.ndarray) -> TermAncestors:
     terms = np.asarray(terms, dtype=np.int64)
-    ancestors, owner = _gather(ranker._anc_ptr, ranker._anc_idx, terms)
+    ancestors, owner = _gather(state.ancestor_ptr, state.ancestor_idx, terms)
     return TermAncestors(
         terms=terms,
         ancestors=ancestors,
         owner=owner,
         is_term=ancestors == terms[owner],
-        depth=ranker.depth[ancestors],
+        depth=state.depth[ancestors],
     )
 
 
-def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
+def case_context(state: RankerState, terms: CaseTerms) -> CaseContext:
     reported = np.concatenate([terms.observed, terms.excluded])
-    touched = np.zeros(len(ranker.kb.term_ids), dtype=bool)
-    desc_ptr, desc_idx = ranker.kb.descendant_csr
-    touched[_gather(ranker._anc_ptr, ranker._anc_idx, reported)[0]] = True
+    touched = np.zeros(len(state.kb.term_ids), dtype=bool)
+    desc_ptr, desc_idx = state.kb.descendant_csr
+    touched[_gather(state.ancestor_ptr, state.ancestor_idx, reported)[0]] = True
     touched[_gather(desc_ptr, desc_idx, reported)[0]] = True
-    observed = term_ancestors(ranker, terms.observed)
-    negated = ranker.matrices.negated
+    observed = term_ancestors(state, terms.observed)
+    negated = state.matrices.negated
     rows, pair = _gather(negated.indptr, negated.indices, observed.ancestors)
     return CaseContext(
         observed=terms.observed.tolist(),
@@ -183,23 +186,29 @@ def case_context(ranker: PhenotypeRanker, terms: CaseTerms) -> CaseContext:
     )
 
 
-def candidate_evidence(ranker: PhenotypeRanker, context: CaseContext, row: int) -> dict[str, Any]:
-    """Matched, unexplained, missing and conflicting phenotypes of one candidate disease."""
-    return candidates_evidence(ranker, context, [row])[0]
+RowFactsLookup = Callable[[int], RowFacts]  # a disease row's facts (the ranker caches them)
+LogLRLookup = Callable[[int], np.ndarray]  # log LR of observing a term, per disease (cached)
 
 
 def candidates_evidence(
-    ranker: PhenotypeRanker, context: CaseContext, rows: Sequence[int]
+    state: RankerState,
+    context: CaseContext,
+    rows: Sequence[int],
+    facts_of: RowFactsLookup,
+    observed_log_lr: LogLRLookup,
 ) -> list[dict[str, Any]]:
-    """:func:`candidate_evidence` of several candidates, computed together: array operations over
-    all their annotations at once (keys ``candidate · n_terms + term`` keep them apart)."""
-    kb = ranker.kb
+    """Matched, unexplained, missing and conflicting phenotypes of each candidate in ``rows``.
+
+    Computed together: array operations over all their annotations at once (keys
+    ``candidate · n_terms + term`` keep them apart). ``facts_of`` and ``observed_log_lr`` are the
+    ranker's cached lookups, ``PhenotypeRanker.row_facts`` and ``.observed_log_lr``."""
+    kb = state.kb
     ids, names = kb.term_ids, kb.term_names
     n = len(ids)
-    facts = [ranker.row_facts(int(row)) for row in rows]
+    facts = [facts_of(int(row)) for row in rows]
     k = np.arange(len(facts))
     observed = context.observed
-    matches = _matches(ranker, context, np.asarray(rows, dtype=np.int64), facts)
+    matches = _matches(state, context, np.asarray(rows, dtype=np.int64), facts, observed_log_lr)
     evidence: list[dict[str, Any]] = []
     for i in range(len(facts)):
         matched, unexplained = [], []
@@ -257,17 +266,21 @@ def candidates_evidence(
 
 
 def _matches(
-    ranker: PhenotypeRanker, context: CaseContext, rows: np.ndarray, facts: list[RowFacts]
+    state: RankerState,
+    context: CaseContext,
+    rows: np.ndarray,
+    facts: list[RowFacts],
+    observed_log_lr: LogLRLookup,
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """How each candidate i explains each observed term j, for every pair that has a match."""
-    kb = ranker.kb
+    kb = state.kb
     n = len(kb.term_ids)
     terms = context.terms
     n_terms = terms.terms.size
     if n_terms == 0 or not facts:
         return {}
-    log_lr = np.stack([ranker.observed_log_lr(q)[rows] for q in context.observed])  # (j, i)
-    need = log_lr > ranker._log_floor + 1e-9
+    log_lr = np.stack([observed_log_lr(q)[rows] for q in context.observed])  # (j, i)
+    need = log_lr > state.log_floor + 1e-9
     log_lrs = log_lr.tolist()
     if not need.any():
         return {}
@@ -334,7 +347,7 @@ def _entropy(p: np.ndarray) -> float:
 
 
 def next_phenotypes(
-    ranker: PhenotypeRanker,
+    state: RankerState,
     terms: CaseTerms,
     posterior: np.ndarray,
     *,
@@ -348,16 +361,16 @@ def next_phenotypes(
     if weights.size < 2 or not np.isfinite(weights).all():
         return []
     reported = np.concatenate([terms.observed, terms.excluded])
-    asked = np.zeros(len(ranker.kb.term_ids), dtype=bool)
-    asked[_gather(ranker._anc_ptr, ranker._anc_idx, reported)[0]] = True
-    direct = ranker.matrices.direct
+    asked = np.zeros(len(state.kb.term_ids), dtype=bool)
+    asked[_gather(state.ancestor_ptr, state.ancestor_idx, reported)[0]] = True
+    direct = state.matrices.direct
     candidates = np.zeros(asked.size, dtype=bool)
     candidates[_gather(direct.indptr, direct.indices, top)[0]] = True
     columns = np.flatnonzero(candidates & ~asked)
     if columns.size == 0:
         return []
     closure = np.zeros((top.size, columns.size))  # P(q | d) for the top d
-    rows = ranker._closure_rows
+    rows = state.closure_rows
     entries, owner = _spans(rows.indptr, top)
     row_terms = rows.indices[entries]
     pos = _positions(columns, row_terms)
@@ -378,12 +391,12 @@ def next_phenotypes(
         p_yes * column_entropy(post_yes) + (1 - p_yes) * column_entropy(post_no)
     )
     order = np.argsort(-gain, kind="stable")[:limit]
-    ids = ranker.matrices.disease_ids
+    ids = state.matrices.disease_ids
     top_ids = [ids[row] for row in top.tolist()]
     return [
         NextPhenotype(
-            id=ranker.kb.term_ids[term],
-            label=ranker.kb.term_names[term],
+            id=state.kb.term_ids[term],
+            label=state.kb.term_names[term],
             information_gain=round(max(g, 0.0), 4),
             candidates_with=[top_id for top_id, has in zip(top_ids, with_, strict=True) if has],
         )

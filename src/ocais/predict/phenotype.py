@@ -34,10 +34,12 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from ocais import __version__
@@ -55,6 +57,7 @@ from ocais.predict.terms import CaseTerms, case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 class PhenotypeRankerOptions(BaseModel):
@@ -80,6 +83,25 @@ class PhenotypeRankerOptions(BaseModel):
     )
 
 
+@dataclass(frozen=True, eq=False)
+class RankerState:
+    """What a :class:`PhenotypeRanker` compiled once and :mod:`ocais.predict.evidence` reads.
+
+    Exposed as :attr:`PhenotypeRanker.state`; the evidence functions take it instead of the
+    ranker. Shared with the ranker, not copied: treat every array as read-only.
+    """
+
+    kb: KnowledgeBase
+    matrices: DiseaseMatrices  # the matrices the ranker scores with (learned ones included)
+    closure_rows: sp.csr_array  # ``matrices.closure`` by disease, term indices sorted per row
+    information_content: FloatArray  # per term, from the annotations (``matrices``)
+    ancestor_ptr: IntArray  # the ancestors of term t (itself included) are
+    ancestor_idx: IntArray  # ``ancestor_idx[ancestor_ptr[t] : ancestor_ptr[t + 1]]``
+    depth: IntArray  # number of ancestors per term: deeper terms have more
+    log_floor: float  # log α: the log LR of an unrelated finding
+    specificity_penalty: float  # λ of the loose-match penalty
+
+
 class PhenotypeRanker:
     """Ranks every annotated disease by the likelihood-ratio model in the module docstring."""
 
@@ -100,13 +122,21 @@ class PhenotypeRanker:
             knowledge, opts.namespaces, opts.default_frequency
         )
         m = self.matrices
-        self._ic = m.information_content
-        self._anc_ptr = np.asarray(knowledge.array("anc_ptr"), dtype=np.int64)
-        self._anc_idx = np.asarray(knowledge.array("anc_idx"), dtype=np.int64)
-        self._closure_rows = m.closure.tocsr()
-        self._closure_rows.sort_indices()  # evidence relies on sorted term indices per row
+        anc_ptr = np.asarray(knowledge.array("anc_ptr"), dtype=np.int64)
+        closure_rows = m.closure.tocsr()
+        closure_rows.sort_indices()  # evidence relies on sorted term indices per row
+        self._state = RankerState(
+            kb=knowledge,
+            matrices=m,
+            closure_rows=closure_rows,
+            information_content=m.information_content,
+            ancestor_ptr=anc_ptr,
+            ancestor_idx=np.asarray(knowledge.array("anc_idx"), dtype=np.int64),
+            depth=np.diff(anc_ptr),
+            log_floor=math.log(opts.noise_floor),
+            specificity_penalty=opts.specificity_penalty,
+        )
         self._direct_csc = m.direct.tocsc()
-        self._log_floor = math.log(opts.noise_floor)
         unreported = m.direct.copy()
         unreported.data = np.log1p(-opts.unreported_penalty * np.minimum(unreported.data, 1.0))
         # log(1 − β·f) of every annotation: all of them, minus the columns the case touches
@@ -114,12 +144,17 @@ class PhenotypeRanker:
         self._unreported.sort_indices()
         self._unreported_total = np.asarray(unreported.sum(axis=1), dtype=np.float64).ravel()
         self._desc_ptr, self._desc_idx = knowledge.descendant_csr
-        self.depth = np.diff(self._anc_ptr)  # number of ancestors: deeper terms have more
+        self.depth = self._state.depth  # number of ancestors: deeper terms have more
         self._demographics = Demographics.build(knowledge, m.kb_rows)
         self._observed_cache: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
         self._row_facts: OrderedDict[int, RowFacts] = OrderedDict()
         self._ancestor_masks: dict[int, npt.NDArray[np.bool_]] = {}
         self._descendant_masks: dict[int, npt.NDArray[np.bool_]] = {}
+
+    @property
+    def state(self) -> RankerState:
+        """The compiled arrays and options that the evidence functions read (built once)."""
+        return self._state
 
     # --- capability: DiseaseScorer -----------------------------------------------------------
     @property
@@ -166,7 +201,8 @@ class PhenotypeRanker:
         return total
 
     def ancestors(self, term: int) -> npt.NDArray[np.int64]:
-        return self._anc_idx[self._anc_ptr[term] : self._anc_ptr[term + 1]]
+        ptr = self._state.ancestor_ptr
+        return self._state.ancestor_idx[ptr[term] : ptr[term + 1]]
 
     def observed_log_lr(self, term: int) -> npt.NDArray[np.float32]:
         """log LR of observing ``term`` for every disease (cached, float32)."""
@@ -175,13 +211,14 @@ class PhenotypeRanker:
             self._observed_cache.move_to_end(term)
             return cached
         opts = self.options
-        lam, ic = opts.specificity_penalty, self._ic
+        lam, ic = opts.specificity_penalty, self._state.information_content
+        floor = self._state.log_floor
         closure = self.matrices.closure
-        best = np.full(self.matrices.n_diseases, self._log_floor)
+        best = np.full(self.matrices.n_diseases, floor)
         for a in self.ancestors(term):
             # log of f·e^{IC(a) − λ(IC(q) − IC(a))}; skip ancestors that cannot beat the floor
             offset = (1 + lam) * ic[a] - lam * ic[term]
-            if offset <= self._log_floor:
+            if offset <= floor:
                 continue
             start, end = closure.indptr[a], closure.indptr[a + 1]
             rows = closure.indices[start:end]
@@ -226,7 +263,7 @@ class PhenotypeRanker:
         if facts is not None:
             self._row_facts.move_to_end(row)
             return facts
-        facts = self._row_facts[row] = row_facts(self, row)
+        facts = self._row_facts[row] = row_facts(self._state, row)
         if len(self._row_facts) > max(self.options.cache_terms, 1):
             self._row_facts.popitem(last=False)
         return facts
@@ -279,8 +316,11 @@ class PhenotypeRanker:
         else:
             order = self.matrices.top(scores, top_k).tolist()
             posterior = self.probabilities(scores)[0]
-            context = case_context(self, terms)
-            evidence = candidates_evidence(self, context, order)
+            state = self._state
+            context = case_context(state, terms)
+            evidence = candidates_evidence(
+                state, context, order, self.row_facts, self.observed_log_lr
+            )
             for rank, row in enumerate(order, start=1):
                 candidates.append(
                     Candidate(
@@ -292,7 +332,7 @@ class PhenotypeRanker:
                         evidence=evidence[rank - 1],
                     )
                 )
-            questions = next_phenotypes(self, terms, posterior)
+            questions = next_phenotypes(state, terms, posterior)
         return Prediction(
             case_id=case.id,
             predictor=self.name,
