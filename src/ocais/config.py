@@ -1,16 +1,27 @@
 """Typed settings, read from ``OCAIS_*`` environment variables (and a ``.env`` file if present).
 
-Nothing is read at import time: build :class:`Settings` where you need it. Secrets are never
-stored here; settings name the environment variable that holds them.
+One object, :class:`Settings`, holds every setting of an installation: data, store, knowledge,
+search and predictor choices, and the web service's knobs as ``settings.serve``
+(:class:`ServeSettings`, ``OCAIS_SERVE_*``). Secrets are never stored here: settings name the
+environment variable that holds them (``deid_secret_env``). Nothing is read at import time.
+
+One policy for unknown keys: in what belongs to OCAIS alone — a loop's TOML file, options of a
+predictor or embedder, request bodies — an unknown key is an error naming it. The environment
+and ``.env`` files are shared with other programs, so an unknown ``OCAIS_*`` variable there is
+not an error but is reported (:func:`unknown_settings`, shown by every command and logged by the
+service at start) with the closest known name: a typo never goes unnoticed.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ocais.errors import ConfigError
@@ -18,6 +29,79 @@ from ocais.errors import ConfigError
 
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "ocais"
+
+
+class ServeSettings(BaseSettings):
+    """Limits, security and behaviour of ``ocais serve``.
+
+    Every field can be set with ``OCAIS_SERVE_<FIELD>``; ``cors_origins`` as a JSON list
+    (``OCAIS_SERVE_CORS_ORIGINS='["https://ehr.example.org"]'``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OCAIS_SERVE_", extra="forbid")
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address `ocais serve` listens on (loopback by default; --host wins).",
+    )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="TCP port of `ocais serve` (--port wins)."
+    )
+    predictor: str = Field(default="phenotype", description="Predictor the API serves.")
+    model_dir: Path | None = Field(
+        default=None,
+        description="Fitted model for a predictor that loads one (`learned`: a directory "
+        "written by `ocais learn fit`).",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
+    )
+    max_text_chars: int = Field(
+        default=50_000, gt=0, description="Longest free text for /predict (413 above)."
+    )
+    max_top_k: int = Field(default=50, ge=1, le=500, description="Largest top_k of /predict.")
+    max_comment_chars: int = Field(
+        default=2000, ge=1, description="Longest feedback comment (422 above)."
+    )
+    rate_limit_per_minute: float = Field(
+        default=600, gt=0, description="Requests per minute per user or key (token bucket)."
+    )
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Requests a user may send at once before being limited."
+    )
+    login_attempts_per_minute: float = Field(
+        default=10, gt=0, description="Login attempts per minute per client address and name."
+    )
+    session_hours: float = Field(default=12, gt=0, description="Lifetime of a login session.")
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark cookies Secure (set true behind HTTPS; browsers then never send "
+        "them over plain HTTP).",
+    )
+    auth_cache_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How long a worker trusts a verified API key before checking the store "
+        "again (a disabled user or revoked key stops working within this time).",
+    )
+    prediction_cache_size: int = Field(
+        default=2048,
+        ge=0,
+        description="Predictions kept per worker for identical inputs (the predictor is "
+        "deterministic); 0 turns the cache off.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty = CORS off."
+    )
+    audit: bool = Field(default=True, description="Write the audit log.")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_with_credentials(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("cors_origins must list origins; '*' is not allowed with cookies")
+        return value
 
 
 class Settings(BaseSettings):
@@ -82,6 +166,16 @@ class Settings(BaseSettings):
         description="Embedder of the case search index (a registered name: phenotype, minilm, "
         "openai, or a plugin's). Changing it builds a new index on the next command.",
     )
+    deid_secret_env: str = Field(
+        default="OCAIS_DEID_SECRET",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the environment variable holding the de-identification site "
+        "secret (the secret itself is never a setting).",
+    )
+    serve: ServeSettings = Field(
+        default_factory=lambda: ServeSettings(),
+        description="The web service's settings (OCAIS_SERVE_* variables).",
+    )
     search_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Options of the search embedder, as JSON (e.g. "
@@ -119,9 +213,59 @@ class Settings(BaseSettings):
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
 
+def _invalid(exc: ValidationError) -> ConfigError:
+    """One line per invalid setting, named as the variable that sets it."""
+    prefix = "OCAIS_SERVE_" if exc.title == ServeSettings.__name__ else "OCAIS_"
+    problems = []
+    for error in exc.errors():
+        parts = [str(p) for p in error["loc"]]
+        if parts[:1] == ["serve"]:
+            name = "OCAIS_SERVE_" + "_".join(parts[1:]).upper()
+        else:
+            name = prefix + "_".join(parts).upper()
+        given = error.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        problems.append(f"{name}: {error['msg']}{shown}")
+    return ConfigError(
+        "invalid settings: " + "; ".join(problems),
+        hint="fix or unset these variables (see README, Configuration)",
+    )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, with explicit overrides; wrap validation errors."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:  # pydantic.ValidationError subclasses ValueError
-        raise ConfigError(f"invalid settings: {exc}", hint="check OCAIS_* variables") from exc
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def load_serve_settings(**overrides: object) -> ServeSettings:
+    """Build service settings from the environment and overrides; wrap validation errors."""
+    try:
+        return ServeSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def known_settings() -> set[str]:
+    """Every ``OCAIS_*`` variable OCAIS reads."""
+    names = {f"OCAIS_{name.upper()}" for name in Settings.model_fields if name != "serve"}
+    names |= {f"OCAIS_SERVE_{name.upper()}" for name in ServeSettings.model_fields}
+    return names | {"OCAIS_DEID_SECRET"}
+
+
+def unknown_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> list[str]:
+    """One message per ``OCAIS_*`` variable (environment or ``.env``) that no setting reads."""
+    found = {k for k in (os.environ if environ is None else environ) if k.startswith("OCAIS_")}
+    if env_file is not None and env_file.is_file():
+        found |= {k for k in dotenv_values(env_file) if k.startswith("OCAIS_")}
+    known = known_settings()
+    messages = []
+    for name in sorted(found - known):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else " (see README, Configuration)"
+        messages.append(f"{name} is not an OCAIS setting and is ignored{hint}")
+    return messages

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ocais.config import load_settings
+from ocais.config import known_settings, load_settings, unknown_settings
 from ocais.errors import ConfigError
 
 
@@ -25,8 +25,32 @@ def test_env_file_may_hold_other_ocais_variables(
 
 def test_invalid_settings_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCAIS_BATCH_SIZE", "0")
-    with pytest.raises(ConfigError, match="batch_size"):
+    with pytest.raises(ConfigError, match="OCAIS_BATCH_SIZE: Input should be greater than 0"):
         load_settings()
     monkeypatch.delenv("OCAIS_BATCH_SIZE")
     with pytest.raises(ConfigError):
         load_settings(site="   ")
+
+
+def test_one_settings_object_holds_the_service_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCAIS_SERVE_PORT", "8765")
+    monkeypatch.setenv("OCAIS_SERVE_HOST", "0.0.0.0")
+    settings = load_settings()
+    assert (settings.serve.host, settings.serve.port) == ("0.0.0.0", 8765)
+    monkeypatch.setenv("OCAIS_SERVE_PORT", "70000")
+    with pytest.raises(ConfigError, match="OCAIS_SERVE_PORT: Input should be less than"):
+        load_settings()
+
+
+def test_unknown_settings_are_reported_with_the_closest_name(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("OCAIS_STOER_URL=sqlite://\nOTHER_TOOL=1\n")
+    messages = unknown_settings(
+        {"OCAIS_SERVE_PROT": "1", "OCAIS_SITE": "a", "HOME": "/root"}, env_file=env_file
+    )
+    assert messages == [
+        "OCAIS_SERVE_PROT is not an OCAIS setting and is ignored; did you mean OCAIS_SERVE_PORT?",
+        "OCAIS_STOER_URL is not an OCAIS setting and is ignored; did you mean OCAIS_STORE_URL?",
+    ]
+    assert unknown_settings({"OCAIS_SITE": "a"}, env_file=None) == []
+    assert "OCAIS_SEARCH_EMBEDDER" in known_settings() and "OCAIS_DEID_SECRET" in known_settings()

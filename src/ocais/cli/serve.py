@@ -124,7 +124,9 @@ def serve(
             overrides["host"] = host
         if port is not None:
             overrides["port"] = port
-        serve_settings: ServeSettings = load_serve_settings(**overrides)
+        serve_settings: ServeSettings = (
+            load_serve_settings(**overrides) if overrides else cli.settings.serve
+        )
         kb = cli.knowledge  # compile the knowledge cache once, before workers start
         # a bad predictor or model fails now, not in every worker
         loaded = cli.services.predictor(

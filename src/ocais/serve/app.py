@@ -26,7 +26,7 @@ from ocais.serve.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ocais.serve.predicting import TextExtractor, default_text_extractor
 from ocais.serve.routes import api_router
 from ocais.serve.services import Services, build_app_services
-from ocais.serve.settings import ServeSettings, load_serve_settings
+from ocais.serve.settings import ServeSettings
 from ocais.workflows import build_services
 from ocais.workflows.cases import NoteScrubber, default_note_scrubber
 from ocais.workflows.services import UNSET
@@ -66,7 +66,7 @@ def create_app(
     (the store's vector index, ``ocais.ingest.text``, ``ocais.ingest.deid``); pass ``None`` to
     turn one off. A ``repo`` passed in is not closed when the app stops.
     """
-    serve_settings = serve if serve is not None else load_serve_settings()
+    serve_settings = serve if serve is not None else settings.serve
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +83,11 @@ def create_app(
                 extractor=(
                     default_text_extractor(kb) if text_extractor is _UNSET else text_extractor
                 ),
-                scrubber=default_note_scrubber() if note_scrubber is _UNSET else note_scrubber,
+                scrubber=(
+                    default_note_scrubber(settings.deid_secret_env)
+                    if note_scrubber is _UNSET
+                    else note_scrubber
+                ),
             )
         except BaseException:
             core.close()
@@ -147,4 +151,4 @@ def app_from_env() -> FastAPI:
     """
     young, older, oldest = gc.get_threshold()
     gc.set_threshold(max(WORKER_GC_THRESHOLD, young), older, oldest)
-    return create_app(load_settings(), serve=load_serve_settings())
+    return create_app(load_settings())

@@ -30,14 +30,15 @@ from ocais.workflows.services import Services
 NoteScrubber = Callable[[str, str], str]
 
 
-def default_note_scrubber() -> NoteScrubber | None:
-    """``ocais.ingest.deid`` with the secret from ``OCAIS_DEID_SECRET``, if both are there."""
+def default_note_scrubber(secret_env: str = "OCAIS_DEID_SECRET") -> NoteScrubber | None:
+    """``ocais.ingest.deid`` with the site secret from ``secret_env`` (settings'
+    ``deid_secret_env``), if both are there."""
     try:
         from ocais.ingest.deid import DeidConfig, Deidentifier
     except ImportError:
         return None
     try:
-        deidentifier = Deidentifier(DeidConfig.from_env())
+        deidentifier = Deidentifier(DeidConfig.from_env(secret_env))
     except ConfigError:
         return None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocais.config import Settings
+from ocais.config import Settings, unknown_settings
 from ocais.errors import OcaisError, SearchUnavailableError
 from ocais.knowledge import KnowledgeBase, load_knowledge
 from ocais.predict.base import Predictor, PredictorDependencies, create_predictor
@@ -181,7 +181,7 @@ def build_services(
     ``knowledge``, ``repo`` and ``search`` replace what settings would build (a ``repo`` given
     is not closed by :meth:`Services.close`; ``search=None`` turns search off).
     """
-    return Services(
+    services = Services(
         settings=settings,
         notify=notify or _log_notice,
         _knowledge=knowledge,
@@ -189,3 +189,6 @@ def build_services(
         _search=search,
         _owns_repo=repo is None,
     )
+    for message in unknown_settings():
+        services.tell(message)
+    return services
