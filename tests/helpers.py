@@ -36,3 +36,19 @@ def packet(packet_id: str = "P1", **overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+def fhir_bundle(patient_id: str = "fhir-1") -> dict[str, Any]:
+    """A FHIR R4 Bundle of one Patient with one Condition (SNOMED CT epilepsy)."""
+    subject = {"reference": f"urn:uuid:{patient_id}"}
+    resources: list[dict[str, Any]] = [
+        {"resourceType": "Patient", "id": patient_id, "gender": "male", "birthDate": "2015-03-01"},
+        {
+            "resourceType": "Condition",
+            "id": f"{patient_id}-c1",
+            "subject": subject,
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "84757009"}]},
+        },
+    ]
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}

@@ -3,13 +3,26 @@ and recall on generated notes with planted identifiers (see ``ocais.ingest.deid.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import hmac
 import logging
 import re
 
 import pytest
 
 from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError
-from ocais.ingest.deid import DeidConfig, Deidentifier, DeidResult, PhiKind, date_shift_days
+from ocais.ingest.deid import (
+    AGE_TOP_CODE,
+    DeidConfig,
+    Deidentifier,
+    DeidResult,
+    PhiKind,
+    date_shift_days,
+    pseudonymous_id,
+    top_code_ages,
+)
+from ocais.schemas import Case, PhenotypeObservation, Provenance, Subject
 
 SECRET = "test-secret-not-for-production-0123"
 
@@ -360,3 +373,47 @@ def test_presidio_patterns_offline() -> None:
     )
     assert result.text.startswith("Mail [EMAIL] or call [PHONE] on ")
     assert "2021-03-04" not in result.text
+
+
+# --- structured fields: record ids and ages ---------------------------------------------------
+
+
+def test_date_shifts_and_record_pseudonyms_share_one_keyed_hash() -> None:
+    """The shift is still HMAC-SHA256 over its own domain (stored shifts stay valid)."""
+    digest = hmac.new(SECRET.encode(), b"ocais-deid/date-shift/v1\x00p1", hashlib.sha256).digest()
+    magnitude = 1 + int.from_bytes(digest[:8], "big") % 365
+    expected = -magnitude if digest[8] & 1 else magnitude
+    assert date_shift_days(SECRET, "p1", min_days=1, max_days=365) == expected
+    pseudonym = pseudonymous_id(SECRET, "p1")
+    assert re.fullmatch(r"h:[0-9a-f]{24}", pseudonym)
+    assert pseudonym != "h:" + digest.hex()[:24]  # another domain: unrelated to the shift
+    assert pseudonymous_id(SECRET, "p1") == pseudonym != pseudonymous_id(SECRET + "x", "p1")
+    assert pseudonymous_id(DeidConfig(secret=SECRET).secret, "p1") == pseudonym
+
+
+@pytest.mark.parametrize(
+    ("age", "onset", "birth_year", "top_coded"),
+    [
+        (89.9, 3.0, 1936, False),  # 89.9 is still 89
+        (90.0, 3.0, 1936, True),
+        (104.2, 91.5, 1920, True),
+        (None, 95.0, 1960, True),  # an onset over 89 tells the age too
+        (None, None, 1936, False),
+        (None, None, 1935, True),  # born 90 years ago: over 89 now
+        (60.0, None, 1930, True),  # the recorded age stays; the year of birth goes
+    ],
+)
+def test_ages_over_89_become_one_category(
+    age: float | None, onset: float | None, birth_year: int, top_coded: bool
+) -> None:
+    case = Case(
+        id="c1",
+        subject=Subject(age_years=age, birth_year=birth_year),
+        phenotypes=[PhenotypeObservation(id="HP:0001250", onset_age_years=onset)],
+        provenance=Provenance(source="s", source_format="test"),
+    )
+    assert top_code_ages(case, today=datetime.date(2025, 6, 1)) is case
+    assert case.provenance.parameters.get("age_top_coded", False) is top_coded
+    assert case.subject.birth_year == (None if top_coded else birth_year)
+    assert case.subject.age_years == (None if age is None else min(age, AGE_TOP_CODE))
+    assert case.phenotypes[0].onset_age_years == (None if onset is None else min(onset, 90.0))

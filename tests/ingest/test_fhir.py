@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from ocais.errors import InputTooLargeError, InvalidRecordError
+from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError
 from ocais.ingest.base import Reader, ReaderContext, Record
+from ocais.ingest.deid import DeidConfig, pseudonymous_id
 from ocais.ingest.fhir import FhirReader
 from ocais.schemas import Case, FindingCategory, Sex
 
+SECRET = "a-long-random-test-secret-for-fhir"
 PID = "5b3f9a52-7c1e-4d2a-9f00-1a2b3c4d5e6f"
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -43,6 +45,16 @@ XREFS = {
     ("SNOMEDCT_US", "38341003"): ["HP:0000822"],  # hypertension (entered in error below)
     ("UMLS", "C0020538"): ["HP:0000822"],  # hypertension, via UMLS
 }
+
+
+@pytest.fixture(autouse=True)
+def site_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCAIS_DEID_SECRET", SECRET)
+
+
+def hashed(pid: str, secret: str = SECRET) -> str:
+    """What a case keeps of a Patient.id."""
+    return pseudonymous_id(secret, pid)
 
 
 class FakeTerms:
@@ -268,8 +280,8 @@ def test_bundle_demographics_and_provenance(tmp_path: Path) -> None:
     path = write_json(tmp_path / "bundle.json", bundle())
     terms = FakeTerms()
     case = only_case(path, terms=terms, site="site-a", created_by="ocais-test")
-    assert case.id == Case.stable_id("fhir", PID)
-    assert case.external_id == PID
+    assert case.id == Case.stable_id("fhir", hashed(PID))
+    assert case.external_id == hashed(PID)
     assert case.site == "site-a"
     assert case.subject.sex is Sex.FEMALE
     assert case.subject.birth_year == 1990
@@ -280,7 +292,7 @@ def test_bundle_demographics_and_provenance(tmp_path: Path) -> None:
     # the file name may be the patient's name (Synthea): only its folder and a hash are kept
     assert prov.source.startswith(str(path.parent)) and path.name not in prov.source
     assert prov.source_format == "fhir"
-    assert prov.record_id == PID
+    assert prov.record_id == hashed(PID)
     assert prov.record_hash is not None and len(prov.record_hash) == 64
     assert prov.created_by == "ocais-test"
     assert prov.knowledge_version == "hp-test-2024-01-01"
@@ -416,6 +428,52 @@ def test_bundle_without_patient_yields_nothing(tmp_path: Path) -> None:
     assert read(tmp_path) == ([], [])
 
 
+def test_patient_id_is_kept_only_as_a_keyed_hash(tmp_path: Path) -> None:
+    """Patient.id may be a record number: neither the case nor its provenance holds it."""
+    path = write_json(tmp_path / "bundle.json", bundle())
+    case = only_case(path)
+    assert PID not in case.model_dump_json()
+    assert case.external_id == case.provenance.record_id == hashed(PID)
+    assert case.external_id.startswith("h:") and len(case.external_id) == 26
+    # the same secret: the same case on every import (idempotent); another: another pseudonym
+    assert (only_case(path).id, only_case(path).external_id) == (case.id, case.external_id)
+    other_secret = "another-site-secret-of-enough-length"
+    reader = FhirReader(ReaderContext(), deid_config=DeidConfig(secret=other_secret))
+    [elsewhere] = list(reader.read(path))
+    assert isinstance(elsewhere, Case)
+    assert elsewhere.external_id == hashed(PID, other_secret) != case.external_id
+    assert elsewhere.id != case.id
+
+
+def test_without_the_site_secret_nothing_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_json(tmp_path / "bundle.json", bundle())
+    monkeypatch.delenv("OCAIS_DEID_SECRET")
+    reader = FhirReader(ReaderContext())
+    assert reader.sniff(path)  # detecting the format needs no secret
+    with pytest.raises(ConfigError, match="OCAIS_DEID_SECRET") as error:
+        list(reader.read(path))
+    assert "Patient ids" in error.value.message and error.value.hint
+
+
+def test_age_over_89_is_stored_as_90_without_birth_year(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "bundle.json", bundle(birthDate="1927-01-10"))
+    case = only_case(path)  # 93 at the latest clinical date, 2020-05-01
+    assert case.subject.age_years == 90.0  # "90 or older"
+    assert case.subject.birth_year is None
+    assert case.provenance.parameters == {"age_top_coded": True}
+    assert "1927" not in case.model_dump_json(exclude={"provenance"})
+    # 89.9 at the latest date is still 89 and kept, but born in 1930 means over 89 now
+    younger = only_case(write_json(tmp_path / "b.json", bundle(birthDate="1930-06-01")))
+    assert younger.subject.age_years == pytest.approx(89.9)
+    assert younger.subject.birth_year is None
+    assert younger.provenance.parameters == {"age_top_coded": True}
+    # no clinical date, so no age: a year of birth over 89 years ago is withheld all the same
+    lone = only_case(write_json(tmp_path / "p.json", patient(birthDate="1925-02-03")))
+    assert (lone.subject.age_years, lone.subject.birth_year) == (None, None)
+
+
 # --- NDJSON and directories ------------------------------------------------------------------
 
 
@@ -439,15 +497,15 @@ def test_ndjson_directory(tmp_path: Path) -> None:
     cases, errors = read(tmp_path, terms=FakeTerms())
     assert errors == []
     by_id = {c.external_id: c for c in cases}
-    assert set(by_id) == {PID, other}
-    assert [f.code for f in by_id[PID].findings] == ["84757009", "271737000"]
-    assert [p.id for p in by_id[PID].phenotypes] == ["HP:0001250", "HP:0001903"]
-    assert by_id[other].subject.sex is Sex.MALE
-    assert Counter(f.category for f in by_id[other].findings) == {
+    assert set(by_id) == {hashed(PID), hashed(other)}
+    assert [f.code for f in by_id[hashed(PID)].findings] == ["84757009", "271737000"]
+    assert [p.id for p in by_id[hashed(PID)].phenotypes] == ["HP:0001250", "HP:0001903"]
+    assert by_id[hashed(other)].subject.sex is Sex.MALE
+    assert Counter(f.category for f in by_id[hashed(other)].findings) == {
         FindingCategory.CONDITION: 1,
         FindingCategory.OBSERVATION: 1,
     }
-    assert by_id[PID].provenance.source.startswith(str(tmp_path) + "/file-")
+    assert by_id[hashed(PID)].provenance.source.startswith(str(tmp_path) + "/file-")
 
 
 def test_mixed_ndjson_file(tmp_path: Path) -> None:
@@ -465,7 +523,7 @@ def test_directory_of_bundles(tmp_path: Path) -> None:
         write_json(tmp_path / f"{pid}.json", bundle(pid))
     cases, errors = read(tmp_path)
     assert errors == []
-    assert [c.external_id for c in cases] == pids
+    assert [c.external_id for c in cases] == [hashed(pid) for pid in pids]
     assert all(len(c.findings) == 15 for c in cases)
 
 
@@ -510,7 +568,7 @@ def test_bad_ndjson_lines_are_rejected_and_the_rest_is_read(tmp_path: Path) -> N
         ],
     )
     cases, errors = read(path)
-    assert [c.external_id for c in cases] == [PID]
+    assert [c.external_id for c in cases] == [hashed(PID)]
     assert [f.code for f in cases[0].findings] == ["84757009"]
     assert all(e.source == str(path) for e in errors)
     found = {(e.record or "").split(" ")[1]: e for e in errors}

@@ -9,6 +9,7 @@ import pytest
 
 from ocais.errors import ConfigError, InvalidRecordError
 from ocais.ingest.base import ReaderContext
+from ocais.ingest.deid import DeidConfig, pseudonymous_id
 from ocais.ingest.notes import NotesReader, demographics_from_text
 from ocais.schemas import Case, Sex
 
@@ -77,11 +78,51 @@ def test_jsonl_notes_with_known_identifiers(reader: NotesReader, tmp_path: Path)
     records = list(reader.read(source))
     cases = [r for r in records if isinstance(r, Case)]
     rejects = [r for r in records if isinstance(r, InvalidRecordError)]
-    assert [c.external_id for c in cases] == ["n1", "n3"]
+    assert [c.external_id for c in cases] == [pseudonymous_id(SECRET, i) for i in ("n1", "n3")]
     assert "Kowalczyk" not in cases[0].notes[0].text
     assert cases[0].subject.age_years == 30 and cases[0].observed == ["HP:0001250"]
     assert cases[1].observed == ["HP:0002069"]
     assert sorted(r.record or "" for r in rejects) == ["line 2", "line 3", "line 5"]
+
+
+def test_record_id_is_kept_only_as_a_keyed_hash(
+    reader: NotesReader, tiny_kb, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A note's id is often a record number: the case keeps its keyed hash, stable per secret."""
+    mrn = "MRN-00987654"
+    source = tmp_path / "notes.jsonl"
+    source.write_text(json.dumps({"id": mrn, "text": "Recurrent seizures."}) + "\n")
+    [case] = list(reader.read(source))
+    assert isinstance(case, Case)
+    assert mrn not in case.model_dump_json() and "00987654" not in case.model_dump_json()
+    assert case.external_id == case.provenance.record_id == pseudonymous_id(SECRET, mrn)
+    assert case.external_id.startswith("h:")
+    [again] = list(reader.read(source))  # re-import: the same case, not a new one
+    assert isinstance(again, Case)
+    assert (again.id, again.source_key) == (case.id, case.source_key)
+    other = "another-site-secret-of-enough-length"
+    config = DeidConfig(secret=other)
+    [elsewhere] = list(NotesReader(ReaderContext(terms=tiny_kb), config).read(source))
+    assert isinstance(elsewhere, Case)
+    assert elsewhere.external_id == pseudonymous_id(other, mrn) != case.external_id
+    assert elsewhere.id != case.id
+
+
+def test_structured_age_over_89_is_stored_as_90(reader: NotesReader, tmp_path: Path) -> None:
+    text = "A 93-year-old woman with recurrent seizures."
+    lines = [
+        {"id": "old", "text": text, "sex": "female", "age_years": 93},
+        {"id": "young", "text": "Seizures.", "age_years": 89},
+    ]
+    source = tmp_path / "notes.jsonl"
+    source.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    old, young = list(reader.read(source))
+    assert isinstance(old, Case) and isinstance(young, Case)
+    assert old.subject.age_years == 90.0  # "90 or older", like the text's "90+"
+    assert old.provenance.parameters["age_top_coded"] is True
+    assert "93" not in old.notes[0].text and "90+" in old.notes[0].text
+    assert young.subject.age_years == 89
+    assert "age_top_coded" not in young.provenance.parameters
 
 
 def test_missing_secret_is_an_error_of_the_import(tiny_kb, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

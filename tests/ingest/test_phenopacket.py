@@ -40,6 +40,35 @@ def test_maps_a_packet_to_a_case(tmp_path: Path, tiny_kb) -> None:
     assert "issues" not in prov.parameters
 
 
+def test_public_case_report_ids_are_kept_and_old_ages_top_coded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packet ids name a publication, not a record: kept verbatim, with no secret needed.
+    Ages over 89 still become 90 ("90 or older"), without the birth year, as from any source."""
+    monkeypatch.delenv("OCAIS_DEID_SECRET", raising=False)
+    pid = "PMID_23495017_Patient_23"
+    subject = {
+        "id": "proband",
+        "sex": "MALE",
+        "dateOfBirth": "1928-01-01T00:00:00Z",
+        "timeAtLastEncounter": {"age": {"iso8601duration": "P93Y"}},
+    }
+    features = [{"type": {"id": "HP:0001250"}, "onset": {"age": {"iso8601duration": "P91Y"}}}]
+    (tmp_path / "p.json").write_text(
+        json.dumps(packet(pid, subject=subject, phenotypicFeatures=features))
+    )
+    [case] = read_all(tmp_path / "p.json")
+    assert isinstance(case, Case)
+    assert case.external_id == case.provenance.record_id == pid
+    assert case.id == Case.stable_id("phenopacket", pid)
+    assert case.subject.age_years == 90.0 and case.subject.birth_year is None
+    assert case.phenotypes[0].onset_age_years == 90.0
+    assert case.provenance.parameters["age_top_coded"] is True
+    (tmp_path / "p2.json").write_text(json.dumps(packet("P2")))  # 3.5 years old
+    [young] = read_all(tmp_path / "p2.json")
+    assert isinstance(young, Case) and "age_top_coded" not in young.provenance.parameters
+
+
 def test_obsolete_ids_replaced_unknown_ids_reported(tmp_path: Path, tiny_kb) -> None:
     features = [
         {"type": {"id": "HP:0000999", "label": "Fits"}},

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from ocais.errors import InputTooLargeError, InvalidRecordError, UnsupportedFormatError
+from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError, UnsupportedFormatError
 from ocais.ingest.base import Reader, ReaderContext, Record
+from ocais.ingest.deid import DeidConfig, pseudonymous_id
 from ocais.ingest.synthea_csv import SyntheaCsvReader
 from ocais.schemas import Case, FindingCategory, PhenotypeObservation, Sex
 
@@ -27,6 +28,17 @@ SYNTHEA_ZIP = (
 
 DIABETES = "44054006"
 HYPERGLYCEMIA = "HP:0003074"
+SECRET = "a-long-random-test-secret-for-synthea"
+
+
+@pytest.fixture(autouse=True)
+def site_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCAIS_DEID_SECRET", SECRET)
+
+
+def hashed(patient_id: str, secret: str = SECRET) -> str:
+    """What a case keeps of a patient's Id."""
+    return pseudonymous_id(secret, patient_id)
 
 
 class FakeTerms:
@@ -85,7 +97,8 @@ def real() -> tuple[list[Record], dict[str, list[dict[str, str]]]]:
             name: zip_rows(archive, f"{name}.csv")
             for name in ("patients", "conditions", "medications")
         }
-    records = list(SyntheaCsvReader(ReaderContext()).read(SYNTHEA_ZIP))
+    deid = DeidConfig(secret=SECRET)  # module scope: no monkeypatch
+    records = list(SyntheaCsvReader(ReaderContext(), deid_config=deid).read(SYNTHEA_ZIP))
     return records, expected
 
 
@@ -96,7 +109,7 @@ def test_real_export_counts_match_the_csv_files(real: Any) -> None:
     assert rejects == []
     assert SyntheaCsvReader(ReaderContext()).sniff(SYNTHEA_ZIP)
 
-    patient_ids = [row["Id"] for row in expected["patients"]]
+    patient_ids = [hashed(row["Id"]) for row in expected["patients"]]
     assert len(cases) == len(patient_ids) > 0
     assert sorted(c.external_id or "" for c in cases) == sorted(patient_ids)
     assert {c.id for c in cases} == {Case.stable_id("synthea-csv", i) for i in patient_ids}
@@ -108,11 +121,11 @@ def test_real_export_counts_match_the_csv_files(real: Any) -> None:
 
     per_patient = Counter(row["PATIENT"] for row in expected["medications"])
     some_id, some_count = per_patient.most_common(1)[0]
-    case = next(c for c in cases if c.external_id == some_id)
+    case = next(c for c in cases if c.external_id == hashed(some_id))
     assert count(case, FindingCategory.MEDICATION) == some_count
     assert case.provenance.source == str(SYNTHEA_ZIP)
     assert case.provenance.source_format == "synthea-csv"
-    assert case.provenance.record_id == some_id
+    assert case.provenance.record_id == hashed(some_id)
 
 
 @pytest.mark.slow
@@ -121,7 +134,8 @@ def test_real_export_keeps_no_names_ssn_or_address(real: Any) -> None:
     cases, _ = split(records)
     # Every string that occurs in any case's JSON (a name could only leak through one of these).
     text = "\n".join(sorted({s for c in cases for s in string_values(c.model_dump(mode="json"))}))
-    phi = {row[col] for row in expected["patients"] for col in ("FIRST", "LAST", "SSN", "ADDRESS")}
+    columns = ("Id", "FIRST", "LAST", "SSN", "ADDRESS")
+    phi = {row[col] for row in expected["patients"] for col in columns}
     leaked = sorted(value for value in phi if value and value in text)
     assert leaked == []
 
@@ -189,8 +203,8 @@ def test_small_export_maps_demographics_findings_and_phenotypes(tmp_path: Path) 
     assert rejects == []
     alice, bob = cases
 
-    assert alice.id == Case.stable_id("synthea-csv", "p-alice")
-    assert alice.external_id == "p-alice"
+    assert alice.id == Case.stable_id("synthea-csv", hashed("p-alice"))
+    assert alice.external_id == hashed("p-alice")
     assert alice.site == "site-a"
     assert alice.subject.sex is Sex.FEMALE
     assert alice.subject.birth_year == 2000
@@ -239,7 +253,7 @@ def test_small_export_maps_demographics_findings_and_phenotypes(tmp_path: Path) 
     assert (prov.source, prov.source_format, prov.record_id) == (
         str(tmp_path / "csv"),
         "synthea-csv",
-        "p-alice",
+        hashed("p-alice"),
     )
     assert prov.knowledge_version == FakeTerms.version
     assert prov.created_by.startswith("ocais")
@@ -251,6 +265,7 @@ def test_small_export_maps_demographics_findings_and_phenotypes(tmp_path: Path) 
         for secret in SECRETS:
             assert secret not in dumped
         assert "2000-01-01" not in dumped and "1950-06-15" not in dumped  # exact birth dates
+        assert "p-alice" not in dumped and "p-bob" not in dumped  # ids: only their keyed hash
 
 
 def test_without_terms_no_phenotypes(tmp_path: Path) -> None:
@@ -298,6 +313,47 @@ def test_reading_twice_gives_identical_cases(tmp_path: Path) -> None:
     assert changed[1].content_hash() == first[1].content_hash()
 
 
+def test_patient_ids_are_keyed_hashes_stable_under_one_secret(tmp_path: Path) -> None:
+    folder = write_export(tmp_path)
+    first, second = split(read(folder))[0], split(read(folder))[0]
+    assert [c.external_id for c in first] == [c.external_id for c in second]
+    assert [c.source_key for c in first] == [c.source_key for c in second]
+    assert all(c.external_id and c.external_id.startswith("h:") for c in first)
+    other = "another-site-secret-of-enough-length"
+    reader = SyntheaCsvReader(ReaderContext(), deid_config=DeidConfig(secret=other))
+    elsewhere = split(list(reader.read(folder)))[0]
+    expected = [hashed("p-alice", other), hashed("p-bob", other)]
+    assert [c.external_id for c in elsewhere] == expected
+    assert {c.id for c in elsewhere}.isdisjoint(c.id for c in first)
+
+
+def test_without_the_site_secret_nothing_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_export(tmp_path)
+    monkeypatch.delenv("OCAIS_DEID_SECRET")
+    with pytest.raises(ConfigError, match="OCAIS_DEID_SECRET"):
+        read(folder)
+
+
+def test_age_over_89_is_stored_as_90_without_birth_year(tmp_path: Path) -> None:
+    folder = write_export(
+        tmp_path,
+        patients="p-carl,1920-03-01,,999-77-8888,Carl345,Old678,M,4 Ash Lane,0,0\n",
+        conditions=f"2012-06-01,,p-carl,e4,{DIABETES},Diabetes mellitus type 2\n",
+        encounters="e4,2013-03-02T08:00:00Z,,p-carl,ambulatory,185345009,Visit\n",
+    )
+    cases, rejects = split(read(folder, FakeTerms()))
+    assert rejects == []
+    carl = next(c for c in cases if c.external_id == hashed("p-carl"))
+    assert carl.subject.age_years == 90.0  # 93 at the last encounter: "90 or older"
+    assert carl.subject.birth_year is None
+    assert carl.phenotypes == [PhenotypeObservation(id=HYPERGLYCEMIA, onset_age_years=90.0)]
+    assert carl.provenance.parameters["age_top_coded"] is True
+    alice = next(c for c in cases if c.external_id == hashed("p-alice"))
+    assert alice.subject.birth_year == 2000 and "age_top_coded" not in alice.provenance.parameters
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
@@ -313,7 +369,7 @@ def test_bad_rows_are_rejected_with_file_line_and_field(tmp_path: Path) -> None:
     )
     cases, rejects = split(read(folder))
 
-    assert [c.external_id for c in cases] == ["p-alice", "p-bob"]
+    assert [c.external_id for c in cases] == [hashed("p-alice"), hashed("p-bob")]
     found = [(r.source, r.record, r.field) for r in rejects]
     assert found == [
         ("patients.csv", "line 4", "BIRTHDATE"),

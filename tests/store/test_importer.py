@@ -18,12 +18,16 @@ from ocais.errors import ImportAbortedError, InputTooLargeError, UnsupportedForm
 from ocais.ingest import ReaderContext, detect_reader
 from ocais.store import Repository
 from ocais.store.importer import import_path
-from tests.helpers import packet
+from tests.helpers import fhir_bundle, packet
 
 
 def write_jsonl(path: Path, packets: list[dict]) -> Path:
     path.write_text("\n".join(json.dumps(p) for p in packets) + "\n")
     return path
+
+
+#: the key ``ocais.workflows`` hands readers when no OCAIS_DEID_SECRET is set (record-id hashes)
+INSTALLATION_KEY = "test-installation-key-0123456789abcdef"
 
 
 @pytest.fixture
@@ -130,26 +134,53 @@ def test_two_gigabyte_file_is_refused_before_reading(
     assert repo.list_runs()[0].status == "failed"
 
 
-def test_mixed_directory(repo: Repository, context: ReaderContext, tmp_path: Path) -> None:
+def test_mixed_directory(
+    repo: Repository, context: ReaderContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCAIS_DEID_SECRET", "a-long-random-test-secret-for-the-importer")
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "a.json").write_text(json.dumps(packet("A")))
     (folder / "b.json").write_text(json.dumps(packet("B")))
-    (folder / "notes.txt").write_text("ignored: not JSON")
-    (folder / "bundle.json").write_text(json.dumps({"resourceType": "Bundle", "entry": []}))
+    (folder / "bundle.json").write_text(json.dumps(fhir_bundle("patient-1")))
+    (folder / "scan.bin").write_bytes(b"\x00\x01")
+    (folder / "other.json").write_text(json.dumps({"hello": "world"}))
+    assert detect_reader(folder, context).name == "mixed"
+    # each file is read by its own format's reader; skipped files are no rejects (strict import)
+    report = import_path(repo, folder, context=context)
+    assert (report.status, report.source_format, report.n_read) == ("completed", "mixed", 3)
+    assert (report.n_inserted, report.n_rejected) == (3, 0)
+    formats = Counter(case.source_format for case in repo.list_cases())
+    assert formats == {"phenopacket": 2, "fhir": 1}
+    reasons = {Path(s["path"]).name: s["reason"] for s in report.skipped}
+    assert reasons == {
+        "other.json": "no reader recognises this JSON (fhir, phenopacket, text)",
+        "scan.bin": "unsupported file type '.bin'",
+    }
+    assert report.as_dict()["skipped"] == report.skipped
+    run = repo.get_run(report.run_id)
+    assert (run.source_format, run.settings["skipped"]) == ("mixed", report.skipped)
+    # a bad record of a format that was recognised is still a reject
     (folder / "v1.json").write_text(
         json.dumps(packet("V1", metaData={"phenopacketSchemaVersion": "1.0.0"}))
     )
-    assert detect_reader(folder, context).name == "phenopacket"
-    with pytest.raises(ImportAbortedError):
+    with pytest.raises(ImportAbortedError, match="Phenopacket v1"):
         import_path(repo, folder, context=context)
-    assert repo.count_cases() == 0
     report = import_path(repo, folder, context=context, skip_invalid=True)
-    assert report.n_inserted == 2
-    reasons = {Path(r["source"]).name: r["message"] for r in report.rejects}
-    assert set(reasons) == {"bundle.json", "v1.json"}
-    assert "not a phenopacket" in reasons["bundle.json"]
-    assert "Phenopacket v1" in reasons["v1.json"]
+    assert (report.n_unchanged, report.n_rejected, len(report.skipped)) == (3, 1, 2)
+
+
+def test_folder_of_phenopackets_keeps_its_source_format(
+    repo: Repository, context: ReaderContext, tmp_path: Path
+) -> None:
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    for name in ("A", "B"):
+        (folder / f"{name}.json").write_text(json.dumps(packet(name)))
+    report = import_path(repo, folder, context=context)
+    assert (report.source_format, report.n_inserted, report.skipped) == ("phenopacket", 2, [])
+    run = repo.get_run(report.run_id)
+    assert run.source_format == "phenopacket" and "skipped" not in run.settings
 
 
 def test_format_detection_and_errors(context: ReaderContext, tmp_path: Path) -> None:
@@ -218,12 +249,16 @@ def test_synthea_csv_import(tmp_path: Path, real_kb, synthea_zip: Path) -> None:
             rows("medications.csv"),
         )
     repo = Repository.open(f"sqlite:///{tmp_path / 'store.db'}")
-    report = import_path(repo, synthea_zip, context=ReaderContext(terms=real_kb))
+    report = import_path(
+        repo, synthea_zip, context=ReaderContext(terms=real_kb, installation_key=INSTALLATION_KEY)
+    )
     assert (report.source_format, report.n_inserted) == ("synthea-csv", len(patients))
     by_category = repo.stats().findings_by_category
     assert by_category["condition"] == len(conditions)
     assert by_category["medication"] == len(medications)
-    again = import_path(repo, synthea_zip, context=ReaderContext(terms=real_kb))
+    again = import_path(
+        repo, synthea_zip, context=ReaderContext(terms=real_kb, installation_key=INSTALLATION_KEY)
+    )
     assert again.n_unchanged == len(patients) and repo.count_cases() == len(patients)
     repo.close()
 
@@ -248,7 +283,9 @@ def test_generated_fhir_population_import(tmp_path: Path, real_kb) -> None:
         for entry in json.loads(file.read_text()).get("entry", []):
             counts[entry["resource"]["resourceType"]] += 1
     repo = Repository.open(f"sqlite:///{tmp_path / 'store.db'}")
-    report = import_path(repo, out, context=ReaderContext(terms=real_kb))
+    report = import_path(
+        repo, out, context=ReaderContext(terms=real_kb, installation_key=INSTALLATION_KEY)
+    )
     assert report.source_format == "fhir" and report.n_rejected == 0
     assert report.n_inserted == counts["Patient"] >= 2
     by_category = repo.stats().findings_by_category

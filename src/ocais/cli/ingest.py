@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
+from ocais.cli.context import console, emit_json, err_console, fail, state
 from ocais.errors import ImportAbortedError, OcaisError
-from ocais.ingest import ReaderContext, available_readers
-from ocais.store.importer import ImportReport, import_path
+from ocais.ingest import available_readers
+from ocais.workflows.indexing import import_and_index
 
 runs_app = typer.Typer(help="Ingest runs and their rejects reports.", no_args_is_help=True)
 
@@ -51,32 +51,26 @@ def ingest(
     if source_format not in formats:
         err_console.print(f"[red]unknown format {source_format!r}[/]; use one of {sorted(formats)}")
         raise typer.Exit(code=2)
-    context = ReaderContext(
-        site=cli.settings.site,
-        terms=cli.knowledge,
-        max_file_bytes=cli.settings.max_file_bytes,
-        workers=cli.settings.workers,
-    )
-    report: ImportReport | None = None
+    _ = cli.knowledge  # loaded with its spinner, before the progress display starts
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         TextColumn("{task.completed:,} records · {task.fields[rejected]:,} rejected"),
+        TextColumn("· {task.fields[indexed]:,} indexed"),
         TimeElapsedColumn(),
         console=err_console,
         disable=cli.json_output,
     )
     try:
         with progress:
-            task = progress.add_task(f"Importing {path.name}", total=None, rejected=0)
-            report = import_path(
-                cli.repo,
+            task = progress.add_task(f"Importing {path.name}", total=None, rejected=0, indexed=0)
+            outcome = import_and_index(
+                cli.services,
                 path.expanduser(),
-                context=context,
                 source_format=source_format,
                 skip_invalid=skip_invalid,
-                batch_size=cli.settings.batch_size,
                 on_progress=lambda n, r: progress.update(task, completed=n, rejected=r),
+                on_indexed=lambda n: progress.update(task, indexed=n),
             )
     except ImportAbortedError as exc:
         if rejects is not None:
@@ -87,13 +81,19 @@ def ingest(
         raise fail(exc) from exc
     except OcaisError as exc:
         raise fail(exc) from exc
+    report = outcome.report
     if rejects is not None:
         _write_rejects(rejects, report.rejects)
-    indexed = _index_run(cli, report.run_id) if report.n_inserted + report.n_updated else 0
+    if outcome.index_error:
+        err_console.print(
+            f"[yellow]imported, but indexing for search stopped: {escape(outcome.index_error)}[/]"
+            " — the next ocais command that searches (or ocais stats) finishes it"
+        )
     if cli.json_output:
-        emit_json({**report.as_dict(), "indexed": indexed})
+        emit_json(outcome.as_dict())
         return
     _print_rejects(report.rejects)
+    _print_skipped(report.skipped)
     console.print(
         f"[green]{report.status}[/] {report.source_format} import of {report.source}: "
         f"{report.n_read:,} read, {report.n_inserted:,} new, {report.n_updated:,} updated, "
@@ -105,21 +105,6 @@ def ingest(
             f"[yellow]{report.n_term_issues:,} HPO ids were replaced (obsolete) or are unknown "
             f"to HPO {cli.knowledge.version}[/]; see `ocais cases show ID` for each case."
         )
-
-
-def _index_run(cli: CliState, run_id: str) -> int:
-    """Add the run's new and changed cases to the search index."""
-    from ocais.cli.search import search_service
-
-    try:
-        with err_console.status("Indexing for search…"):
-            return search_service(cli).index_run(run_id)
-    except OcaisError as exc:
-        err_console.print(
-            f"[yellow]imported, but not indexed for search: {escape(str(exc))}[/] "
-            "(run `ocais reindex`)"
-        )
-        return 0
 
 
 def _print_rejects(rejects: list[dict[str, object]], limit: int = 10) -> None:
@@ -136,6 +121,21 @@ def _print_rejects(rejects: list[dict[str, object]], limit: int = 10) -> None:
     err_console.print(table)
     if len(rejects) > limit:
         err_console.print(f"… and {len(rejects) - limit} more (use --rejects FILE for all).")
+
+
+def _print_skipped(skipped: list[dict[str, str]], limit: int = 10) -> None:
+    """Files of a folder that no reader read (not rejects), with the reason."""
+    if not skipped:
+        return
+    files = f"{len(skipped)} file" + ("s" if len(skipped) > 1 else "")
+    table = Table("file", "reason", title=f"{files} skipped")
+    for entry in skipped[:limit]:
+        table.add_row(escape(entry["path"]), escape(entry["reason"]))
+    err_console.print(table)
+    if len(skipped) > limit:
+        err_console.print(
+            f"… and {len(skipped) - limit} more (`ocais --json runs show RUN` lists all)."
+        )
 
 
 @runs_app.command("list")
@@ -168,7 +168,7 @@ def list_runs(
 def show_run(
     ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id (from runs list).")]
 ) -> None:
-    """Show one ingest run with its rejects report."""
+    """Show one ingest run with its rejects report and the files it skipped."""
     cli = state(ctx)
     try:
         run = cli.repo.get_run(run_id)
@@ -177,5 +177,8 @@ def show_run(
     if cli.json_output:
         emit_json(run.model_dump(mode="json"))
         return
-    console.print(run.model_dump(mode="json", exclude={"rejects"}))
+    shown = run.model_dump(mode="json", exclude={"rejects"})
+    skipped = shown["settings"].pop("skipped", [])
+    console.print(shown)
     _print_rejects(run.rejects, limit=50)
+    _print_skipped(skipped, limit=50)

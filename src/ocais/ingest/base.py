@@ -9,10 +9,10 @@ missing path, a Phenopacket v1 file, an oversized file) are raised.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ocais import __version__
 from ocais.errors import InputTooLargeError, InvalidRecordError
@@ -45,13 +45,18 @@ class ReaderContext:
     max_file_bytes: int = 512 * 1024 * 1024
     created_by: str = f"ocais {__version__}"
     workers: int = 1  # processes for parsing (readers that support it); 1 = in-process
+    #: key for record-id pseudonyms when no site secret (OCAIS_DEID_SECRET) is set: the
+    #: installation's own random key, kept in its store (see ``ocais.workflows.indexing``)
+    installation_key: str | None = field(default=None, repr=False)
 
 
 @runtime_checkable
 class Reader(Protocol):
-    """Reads one source format. ``name`` is what ``--format`` takes."""
+    """Reads one source format. ``name`` is what ``--format`` takes and what an import records
+    as its source format; readers declare it as a class attribute (``name: ClassVar[str]``)."""
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str: ...
 
     def sniff(self, path: Path) -> bool:
         """True if ``path`` (a file or directory) looks like this reader's format."""
@@ -60,6 +65,19 @@ class Reader(Protocol):
     def read(self, path: Path) -> Iterator[Record]:
         """Yield a ``Case`` per valid record and an ``InvalidRecordError`` per invalid one."""
         ...
+
+
+@runtime_checkable
+class ReadsFileSelection(Protocol):
+    """Capability: read some files of a folder as part of that folder (paths under ``root`` keep
+    their meaning, e.g. a phenopacket-store cohort): this format's share of a folder read file by
+    file (:mod:`ocais.ingest.folder`).
+
+    A reader without it is given the whole folder there, and must read only the files its
+    ``sniff`` accepts (as the FHIR reader does).
+    """
+
+    def read_files(self, root: Path, files: Sequence[Path]) -> Iterator[Record]: ...
 
 
 def check_size(path: Path, limit: int) -> None:

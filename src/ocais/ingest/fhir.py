@@ -10,7 +10,14 @@ A Bundle's patients get that Bundle's resources and are yielded when the Bundle 
 of Synthea bundles is streamed). Patients and resources from NDJSON or single-resource files are
 pooled over the whole input and yielded at the end. A resource whose subject is not a Patient of
 the input, or a Bundle patient outside its Bundle, is rejected. Only de-identified demographics are
-kept (sex, birth year, age, deceased flag): never names, addresses, identifiers or birth dates.
+kept (sex, birth year, age, deceased flag): never names, addresses, identifiers or birth dates. An
+age over 89 is stored as 90, "90 or older", with no birth year that would show it
+(:mod:`ocais.ingest.deid.ages`).
+
+``Patient.id`` is often the hospital's record number, so a case keeps only its keyed hash
+(:func:`~ocais.ingest.deid.keyed.pseudonymous_id`, as ``external_id`` and ``provenance.record_id``;
+the case id derives from it): reading needs the site secret ``OCAIS_DEID_SECRET``, and the same
+secret maps a re-imported patient to the same case.
 """
 
 from __future__ import annotations
@@ -34,6 +41,9 @@ from ocais.ingest.base import (
     pseudonymous_source,
     sha256_text,
 )
+from ocais.ingest.deid import DeidConfig
+from ocais.ingest.deid.ages import top_code_ages
+from ocais.ingest.deid.keyed import pseudonymous_id, site_deid_config
 from ocais.schemas import (
     Case,
     Finding,
@@ -213,8 +223,9 @@ class _Patient:
 class _Run:
     """State of one ``read`` call (no module-level state)."""
 
-    def __init__(self, context: ReaderContext) -> None:
+    def __init__(self, context: ReaderContext, deid: DeidConfig) -> None:
         self.context = context
+        self.deid = deid
         self.xrefs: dict[tuple[str, str], list[str]] = {}
         self.pool_patients: dict[str, _Patient] = {}
         self.pool_parts: list[_Part] = []
@@ -418,10 +429,11 @@ class _Run:
     def case(self, patient: _Patient) -> Case | InvalidRecordError:
         terms = self.context.terms
         digest = hashlib.sha256("\n".join(sorted(patient.digests)).encode()).hexdigest()
+        record_id = pseudonymous_id(self.deid.secret, patient.id)
         try:
-            return Case(
-                id=Case.stable_id(FORMAT, patient.id),
-                external_id=patient.id,
+            case = Case(
+                id=Case.stable_id(FORMAT, record_id),
+                external_id=record_id,
                 subject=patient.subject.model_copy(update={"age_years": patient.age()}),
                 phenotypes=[PhenotypeObservation(id=h, label=None) for h in patient.hpo],
                 findings=patient.findings,
@@ -430,7 +442,7 @@ class _Run:
                 provenance=Provenance(
                     source=pseudonymous_source(patient.source),
                     source_format=FORMAT,
-                    record_id=patient.id,
+                    record_id=record_id,
                     record_hash=digest,
                     created_by=self.context.created_by,
                     knowledge_version=terms.version if terms is not None else None,
@@ -438,6 +450,7 @@ class _Run:
             )
         except ValidationError as exc:
             return _invalid(exc, "cannot build the case", patient.source, f"Patient/{patient.id}")
+        return top_code_ages(case)
 
 
 class FhirReader:
@@ -445,8 +458,9 @@ class FhirReader:
 
     name: ClassVar[str] = FORMAT
 
-    def __init__(self, context: ReaderContext) -> None:
+    def __init__(self, context: ReaderContext, deid_config: DeidConfig | None = None) -> None:
         self.context = context
+        self._deid_config = deid_config  # None: the site secret from OCAIS_DEID_SECRET
 
     def sniff(self, path: Path) -> bool:
         if path.is_dir():
@@ -456,10 +470,15 @@ class FhirReader:
     def read(self, path: Path) -> Iterator[Record]:
         if not path.exists():
             raise UnsupportedFormatError(f"{path} does not exist")
+        deid = site_deid_config(
+            self._deid_config,
+            "FHIR Patient ids are kept only as a keyed hash",
+            installation_key=self.context.installation_key,
+        )
         files = (
             [p for p in sorted(path.rglob("*")) if _looks_like_fhir(p)] if path.is_dir() else [path]
         )
-        run = _Run(self.context)
+        run = _Run(self.context, deid)
         for file in files:
             check_size(file, self.context.max_file_bytes)
             yield from run.file(file)

@@ -6,8 +6,10 @@ Inputs: a ``.txt``/``.md`` file (one note = one case), a folder of them, or JSON
 from the structured record, removed wherever they occur.
 
 Every note is de-identified *before* anything else (:mod:`ocais.ingest.deid`): only the scrubbed
-text is kept, and phenotypes are extracted from it so their spans point into the stored note. The
-record id of a file is a hash of its path (file names can carry a patient's name).
+text is kept, and phenotypes are extracted from it so their spans point into the stored note. A
+note's ``id`` (often a record number), or for a file its path (file names can carry a patient's
+name), is kept only as a keyed hash of the site secret; a structured ``age_years`` over 89 is
+stored as 90, "90 or older" (:mod:`ocais.ingest.deid.ages`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from ocais.ingest.base import (
     sha256_text,
 )
 from ocais.ingest.deid import DeidConfig, Deidentifier
+from ocais.ingest.deid.ages import top_code_ages
+from ocais.ingest.deid.keyed import pseudonymous_id, site_deid_config
 from ocais.ingest.text import ConceptRecognizer, extract_phenotypes, to_observations
 from ocais.schemas import Case, Note, Provenance, Sex, Subject
 
@@ -69,8 +73,12 @@ class NotesReader:
         self._deid_config = deid_config
 
     @cached_property
+    def _config(self) -> DeidConfig:
+        return site_deid_config(self._deid_config, "notes are de-identified with the site secret")
+
+    @cached_property
     def _deidentifier(self) -> Deidentifier:
-        return Deidentifier(self._deid_config or DeidConfig.from_env())
+        return Deidentifier(self._config)
 
     @cached_property
     def _recognizer(self) -> ConceptRecognizer:
@@ -85,6 +93,9 @@ class NotesReader:
         error of the whole import, not of each note."""
         _ = self._deidentifier
         _ = self._recognizer
+
+    def _pseudonym(self, record_key: str) -> str:
+        return pseudonymous_id(self._config.secret, record_key)
 
     def sniff(self, path: Path) -> bool:
         if path.is_dir():
@@ -107,7 +118,7 @@ class NotesReader:
             suffix = file.suffix.lower()
             if suffix in TEXT_SUFFIXES:
                 check_size(file, self.context.max_file_bytes)
-                key = sha256_text(str(file.relative_to(root)))[:24]
+                key = self._pseudonym(f"file:{file.relative_to(root)}")
                 yield self._note(file.read_text(encoding="utf-8", errors="replace"), key, str(file))
             elif suffix in LINES_SUFFIXES:
                 check_size(file, self.context.max_file_bytes)
@@ -134,8 +145,8 @@ class NotesReader:
                         field="text",
                     )
                     continue
-                record_id = str(item.get("id") or sha256_text(f"{file}:{number}")[:24])
-                yield self._note(item["text"], record_id, str(file), item, where)
+                key = str(item["id"]) if item.get("id") else f"line:{file}:{number}"
+                yield self._note(item["text"], self._pseudonym(key), str(file), item, where)
 
     def _note(
         self,
@@ -165,7 +176,7 @@ class NotesReader:
             mentions = extract_phenotypes(masked, self._recognizer)
             age, sex = demographics_from_text(scrubbed.text)
             checked = check_terms(to_observations(mentions), self.context.terms)
-            return Case(
+            case = Case(
                 id=case_id,
                 external_id=record_id,
                 subject=Subject(
@@ -190,6 +201,7 @@ class NotesReader:
                     },
                 ),
             )
+            return top_code_ages(case)
         except InvalidRecordError as exc:
             return exc
         except InputTooLargeError as exc:

@@ -7,6 +7,12 @@ directory tree (e.g. phenopacket-store's ``notebooks/<cohort>/phenopackets/*.jso
 Each packet is validated by the official schema (the ``phenopackets`` protobuf classes:
 unknown fields and wrong enum values are errors naming the field). A Phenopacket v1 file is
 refused with a message saying how to convert it.
+
+A packet's ``id`` is kept verbatim as ``external_id``: phenopackets are published case reports
+(phenopacket-store ids such as ``PMID_23495017_Patient_23`` name the publication), not record
+numbers. Ages over 89 are still stored as 90, "90 or older", with no birth year that would show
+it, as from every other source (:mod:`ocais.ingest.deid.ages`): a packet may come from a
+clinic, not a journal.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import json
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -23,6 +29,7 @@ from phenopackets import Phenopacket
 
 from ocais.errors import InvalidRecordError, UnsupportedFormatError
 from ocais.ingest.base import ReaderContext, Record, check_size, check_terms, sha256_text
+from ocais.ingest.deid.ages import top_code_ages
 from ocais.ingest.parallel import parse_in_workers
 from ocais.schemas import (
     Case,
@@ -104,8 +111,18 @@ class PhenopacketReader:
         return False
 
     def read(self, path: Path) -> Iterator[Record]:
-        items = self._items(path)
-        if self.context.workers > 1 and (path.is_dir() or _is_archive(path)):
+        yield from self._parse_all(self._items(path), many=path.is_dir() or _is_archive(path))
+
+    def read_files(self, root: Path, files: Sequence[Path]) -> Iterator[Record]:
+        """The packets of ``files`` only, each read as part of the folder ``root`` (a mixed
+        folder's share; see :class:`~ocais.ingest.base.ReadsFileSelection`)."""
+        items = (item for file in files for item in self._file_items(root, file))
+        yield from self._parse_all(items, many=True)
+
+    def _parse_all(
+        self, items: Iterator[tuple[str, str, str | None, str]], *, many: bool
+    ) -> Iterator[Record]:
+        if self.context.workers > 1 and many:
             yield from parse_in_workers(PhenopacketReader, self.context, items, preload=(__name__,))
         else:
             yield from map(self.parse_item, items)
@@ -116,13 +133,8 @@ class PhenopacketReader:
             raise UnsupportedFormatError(f"{path} does not exist")
         if path.is_dir():
             for file in sorted(path.rglob("*")):
-                if file.name in SKIPPED_FILES:
-                    continue  # a synthetic set's manifest (ocais.synth), not a packet
                 if file.is_file() and file.suffix in JSON_SUFFIXES + LINES_SUFFIXES:
-                    check_size(file, self.context.max_file_bytes)
-                    text = file.read_text(encoding="utf-8", errors="replace")
-                    member = PurePosixPath(file.relative_to(path))
-                    yield from _split_lines(text, str(file), member)
+                    yield from self._file_items(path, file)
         elif _is_archive(path):
             check_size(path, self.context.max_file_bytes)
             yield from self._archive_items(path)
@@ -130,6 +142,13 @@ class PhenopacketReader:
             check_size(path, self.context.max_file_bytes)
             text = path.read_text(encoding="utf-8", errors="replace")
             yield from _split_lines(text, str(path), PurePosixPath(path.name))
+
+    def _file_items(self, root: Path, file: Path) -> Iterator[tuple[str, str, str | None, str]]:
+        if file.name in SKIPPED_FILES:
+            return  # a synthetic set's manifest (ocais.synth), not a packet
+        check_size(file, self.context.max_file_bytes)
+        text = file.read_text(encoding="utf-8", errors="replace")
+        yield from _split_lines(text, str(file), PurePosixPath(file.relative_to(root)))
 
     def _archive_items(self, path: Path) -> Iterator[tuple[str, str, str | None, str]]:
         if path.suffix == ".zip":
@@ -238,7 +257,7 @@ class PhenopacketReader:
                 )
             )
         checked = check_terms(phenotypes, self.context.terms)
-        return Case(
+        case = Case(
             id=Case.stable_id(self.name, packet.id),
             external_id=packet.id,
             subject=Subject(
@@ -265,6 +284,7 @@ class PhenopacketReader:
                 },
             ),
         )
+        return top_code_ages(case)
 
 
 def _sex_name(value: int) -> str:

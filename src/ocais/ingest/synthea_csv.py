@@ -8,7 +8,11 @@ Read: ``patients.csv`` (required) and, when present, ``conditions.csv``, ``obser
 de-identified demographics are kept (sex, birth year, age, deceased flag): names, SSN, licence and
 passport numbers, address, coordinates and the exact birth date never leave this module, and an
 observation text value containing one of the patient's identifiers is dropped (the finding is kept;
-``provenance.parameters["withheld_values"]`` counts them).
+``provenance.parameters["withheld_values"]`` counts them). Ages over 89 are stored as 90, "90 or
+older", with no birth year that would show it (:mod:`ocais.ingest.deid.ages`). The patient ``Id``
+is kept only as a keyed hash of the site secret ``OCAIS_DEID_SECRET`` (the same layout can hold a
+real export), so reading needs the secret, and the same secret maps a re-imported patient to the
+same case.
 
 A bad row yields an :class:`~ocais.errors.InvalidRecordError` naming file, line and column and the
 reader goes on; a bad patient row also drops that patient (and, silently, the rows that refer to
@@ -33,6 +37,9 @@ from pydantic import ValidationError
 
 from ocais.errors import InputTooLargeError, InvalidRecordError, UnsupportedFormatError
 from ocais.ingest.base import ReaderContext, Record, check_size
+from ocais.ingest.deid import DeidConfig
+from ocais.ingest.deid.ages import top_code_ages
+from ocais.ingest.deid.keyed import pseudonymous_id, site_deid_config
 from ocais.schemas import (
     Case,
     Finding,
@@ -255,8 +262,9 @@ class SyntheaCsvReader:
 
     name: ClassVar[str] = FORMAT
 
-    def __init__(self, context: ReaderContext) -> None:
+    def __init__(self, context: ReaderContext, deid_config: DeidConfig | None = None) -> None:
         self.context = context
+        self._deid_config = deid_config  # None: the site secret from OCAIS_DEID_SECRET
 
     def sniff(self, path: Path) -> bool:
         if path.is_dir():
@@ -270,6 +278,11 @@ class SyntheaCsvReader:
         return False
 
     def read(self, path: Path) -> Iterator[Record]:
+        deid = site_deid_config(
+            self._deid_config,
+            "Synthea patient ids are kept only as a keyed hash",
+            installation_key=self.context.installation_key,
+        )
         with ExitStack() as stack:
             export = self._open(path, stack)
             patients: dict[str, _Patient] = {}
@@ -279,7 +292,7 @@ class SyntheaCsvReader:
                 if export.has(table.file):
                     yield from self._read_table(export, table, patients, rejected)
             for patient in patients.values():
-                yield self._case(path, patient)
+                yield self._case(path, patient, deid)
 
     def _open(self, path: Path, stack: ExitStack) -> _Export:
         limit = self.context.max_file_bytes
@@ -403,7 +416,7 @@ class SyntheaCsvReader:
             where = ".".join(str(part) for part in error["loc"])
             raise _RowError(f"{where}: {error['msg']}", "CODE") from None
 
-    def _case(self, path: Path, patient: _Patient) -> Case:
+    def _case(self, path: Path, patient: _Patient, deid: DeidConfig) -> Case:
         at = patient.death or patient.last_encounter
         age = None if at is None else _age(patient.birth, at)
         onsets: dict[str, float] = {}  # HPO id -> age at the earliest condition mapped to it
@@ -417,9 +430,10 @@ class SyntheaCsvReader:
             for hpo_id, age in onsets.items()
         ]
         terms = self.context.terms
-        return Case(
-            id=Case.stable_id(FORMAT, patient.record_id),
-            external_id=patient.record_id,
+        record_id = pseudonymous_id(deid.secret, patient.record_id)
+        case = Case(
+            id=Case.stable_id(FORMAT, record_id),
+            external_id=record_id,
             subject=Subject(
                 sex=patient.sex,
                 age_years=age if age is not None and 0 <= age <= 150 else None,
@@ -432,13 +446,14 @@ class SyntheaCsvReader:
             provenance=Provenance(
                 source=str(path),
                 source_format=FORMAT,
-                record_id=patient.record_id,
+                record_id=record_id,
                 record_hash=patient.hasher.hexdigest(),
                 created_by=self.context.created_by,
                 knowledge_version=None if terms is None else terms.version,
                 parameters=self._counts(patient),
             ),
         )
+        return top_code_ages(case)
 
     @staticmethod
     def _counts(patient: _Patient) -> dict[str, Any]:

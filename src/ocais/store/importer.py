@@ -8,6 +8,9 @@ Two modes, both recorded as an ingest run with its rejects:
 * **skip invalid**: one transaction per batch; invalid records are skipped and listed in the run's
   rejects report. An interrupted import keeps the committed batches (re-running is idempotent:
   the same source record maps to the same case) and marks the run ``interrupted``.
+
+Files of a folder that no reader reads are not rejects: the report and the run list them as
+``skipped``, each with its reason.
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ from sqlalchemy.orm import Session
 from ocais.errors import ImportAbortedError, InvalidRecordError
 from ocais.ingest import ReaderContext, detect_reader, get_reader
 from ocais.ingest.base import Record
+from ocais.ingest.folder import FolderReader
 from ocais.schemas import Case
 from ocais.store.repository import Repository, UpsertCounts
 
 ProgressCallback = Callable[[int, int], None]  # (records read, records rejected)
+#: Called with the cases of each batch once they are committed (skip-invalid: after each batch;
+#: strict: once, after the one transaction) — e.g. to index them for search.
+BatchCallback = Callable[[list[Case]], None]
 
 
 @dataclass
@@ -43,6 +50,9 @@ class ImportReport:
     n_term_issues: int = 0
     seconds: float = 0.0
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    #: Files of a folder that no reader read, as ``{"path", "reason"}`` (not rejects: a strict
+    #: import succeeds with them); also stored under the run's ``settings["skipped"]``.
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def cases_per_second(self) -> float:
@@ -84,6 +94,8 @@ def import_path(
     skip_invalid: bool = False,
     batch_size: int = 500,
     on_progress: ProgressCallback | None = None,
+    on_committed: BatchCallback | None = None,
+    run_settings: dict[str, Any] | None = None,
 ) -> ImportReport:
     """Import every record of ``path`` into ``repo``; see the module docstring for the modes."""
     reader = (
@@ -91,23 +103,41 @@ def import_path(
         if source_format == "auto"
         else get_reader(source_format, context)
     )
+    skipped = reader.skipped if isinstance(reader, FolderReader) else []
     run_id = repo.start_run(
         str(path),
         reader.name,
-        {"skip_invalid": skip_invalid, "batch_size": batch_size, "site": context.site},
+        {
+            "skip_invalid": skip_invalid,
+            "batch_size": batch_size,
+            "site": context.site,
+            **({"skipped": skipped} if skipped else {}),
+            **(run_settings or {}),
+        },
     )
     report = ImportReport(
-        run_id=run_id, source=str(path), source_format=reader.name, status="running"
+        run_id=run_id,
+        source=str(path),
+        source_format=reader.name,
+        status="running",
+        skipped=skipped,
     )
     started = time.perf_counter()
     try:
         records = reader.read(path)
         if skip_invalid:
-            _import_batches(repo, records, report, batch_size, on_progress, session=None)
+            _import_batches(
+                repo, records, report, batch_size, on_progress, None, on_committed=on_committed
+            )
         else:
+            written: list[Case] = []
             with repo.transaction() as session:
-                _import_batches(repo, records, report, batch_size, on_progress, session)
+                _import_batches(
+                    repo, records, report, batch_size, on_progress, session, written.extend
+                )
                 _abort_on_rejects(report)
+            if on_committed is not None and written:
+                on_committed(written)
     except ImportAbortedError:
         report.status = "aborted"
         raise
@@ -160,14 +190,18 @@ def _import_batches(
     batch_size: int,
     on_progress: ProgressCallback | None,
     session: Session | None,
+    on_committed: BatchCallback | None = None,
 ) -> None:
     """Upsert batch by batch. Without ``session`` (skip invalid) each batch commits on its
     own; with it (strict) everything goes into that one transaction and writing stops at the
-    first reject, while reading goes on to list every reject."""
+    first reject, while reading goes on to list every reject. ``on_committed`` gets each
+    batch's cases after they were written (committed, without ``session``)."""
     for batch in _batches(records, batch_size):
         cases = _split(batch, report)
         if cases and (session is None or not report.rejects):
             _count(report, repo.upsert_cases(cases, run_id=report.run_id, session=session))
+            if on_committed is not None:
+                on_committed(cases)
         if on_progress:
             on_progress(report.n_read, report.n_rejected)
 

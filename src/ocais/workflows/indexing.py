@@ -18,9 +18,11 @@ stats``, ``ocais reindex``) finds ``indexed_cases == cases``.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,8 @@ from ocais.store.importer import ImportReport, ProgressCallback, import_path
 if TYPE_CHECKING:
     from ocais.workflows.services import Services
 
+#: the installation key behind record-id pseudonyms when no OCAIS_DEID_SECRET is set
+RECORD_ID_KEY = "record-id-hmac"
 INDEX_PENDING = "pending"
 INDEX_DONE = "done"
 
@@ -165,6 +169,9 @@ def import_and_index(
         terms=services.knowledge,
         max_file_bytes=settings.max_file_bytes,
         workers=settings.workers,
+        installation_key=services.owners.server_secret(
+            RECORD_ID_KEY, secrets.token_urlsafe(32), now=datetime.now(UTC)
+        ),
     )
     repo, search = services.repo, services.search_or_none()
     batch_size = settings.batch_size

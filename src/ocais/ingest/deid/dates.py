@@ -16,14 +16,13 @@ dates (``Mar 2021``, ``03/2021``, ``2021-03``), which move by whole months (at l
 from __future__ import annotations
 
 import calendar
-import hashlib
-import hmac
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
+from ocais.ingest.deid.keyed import keyed_digest
 from ocais.ingest.deid.models import Candidate, PhiKind
 from ocais.ingest.deid.recognizers import PRIORITY_SPECIFIC
 
@@ -66,9 +65,7 @@ _YEAR = re.compile(r"(?<![\w/.:-])((?:19|20)\d{2})(?![\w/:-])")
 
 def date_shift_days(secret: str, patient_key: str, *, min_days: int, max_days: int) -> int:
     """The patient's shift: a keyed hash onto ``±[min_days, max_days]``; never 0."""
-    digest = hmac.new(
-        secret.encode(), _SHIFT_DOMAIN + patient_key.encode(), hashlib.sha256
-    ).digest()
+    digest = keyed_digest(secret, _SHIFT_DOMAIN, patient_key)
     magnitude = min_days + int.from_bytes(digest[:8], "big") % (max_days - min_days + 1)
     return -magnitude if digest[8] & 1 else magnitude
 
