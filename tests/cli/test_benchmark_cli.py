@@ -1,5 +1,4 @@
-"""``ocais benchmark`` through a local app with the real root callback (main does not register
-the command yet) and fake predictors in place of the registry."""
+"""``ocais benchmark`` with fake predictors in place of the registry."""
 
 from __future__ import annotations
 
@@ -8,38 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
 
 from ocais.cli import benchmark as cli_benchmark
-from ocais.cli import context
-from ocais.cli.main import root
 from ocais.errors import ConfigError
 from ocais.evaluate import run_benchmark
 from ocais.predict.base import Predictor
 from ocais.workflows import services as workflow_services
+from tests.cli.conftest import Cli
 from tests.evaluate.fakes import FakeRanker, FakeScorer, write_packets
 
-ENV: dict[str, str | None] = {
-    "OCAIS_WORKERS": "1",
-    "OCAIS_STORE_URL": None,
-    "OCAIS_CACHE_DIR": None,
-    "OCAIS_HPO_DIR": None,
-    "OCAIS_SITE": None,
-}
 FAKES: dict[str, type[FakeRanker]] = {"fake-scorer": FakeScorer, "fake-ranker": FakeRanker}
-
-app = typer.Typer()
-app.callback()(root)
-app.command("benchmark")(cli_benchmark.benchmark)
-
-
-@pytest.fixture(autouse=True)
-def plain_wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    for console in (context.console, context.err_console):
-        monkeypatch.setattr(console, "_width", 200)
-        monkeypatch.setattr(console, "_color_system", None)
-        monkeypatch.setattr(console, "_force_terminal", False)
 
 
 @pytest.fixture
@@ -57,23 +34,11 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-def invoke(tmp_path: Path, tiny_release: Path, *args: str, json_output: bool = True) -> Result:
-    root_args = ["--data-dir", str(tmp_path / "data"), "--hpo-dir", str(tiny_release)]
-    if json_output:
-        root_args.append("--json")
-    result = CliRunner().invoke(app, [*root_args, "benchmark", *args], env=ENV)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def test_json_output(
-    tmp_path: Path, tiny_release: Path, built: list[tuple[str, dict[str, Any]]]
-) -> None:
+def test_json_output(tmp_path: Path, cli: Cli, built: list[tuple[str, dict[str, Any]]]) -> None:
     packets = write_packets(tmp_path / "packets")
     out = tmp_path / "out"
     args = [str(packets), "-p", "fake-scorer", "-p", "fake-ranker", "--out", str(out)]
-    result = invoke(tmp_path, tiny_release, *args, "--namespaces", "OMIM, ORPHA")
+    result = cli("benchmark", *args, "--namespaces", "OMIM, ORPHA", json_output=True)
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["predictor"] == "fake-scorer"
@@ -92,14 +57,14 @@ def test_json_output(
 
 def test_model_dir_is_passed_only_to_predictors_that_load_one(
     tmp_path: Path,
-    tiny_release: Path,
+    cli: Cli,
     built: list[tuple[str, dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(cli_benchmark, "takes_model", lambda name: name == "fake-ranker")
     packets = write_packets(tmp_path / "packets")
     args = [str(packets), "-p", "fake-ranker", "-p", "fake-scorer", "--model", str(tmp_path / "m")]
-    assert invoke(tmp_path, tiny_release, *args).exit_code == 0
+    assert cli("benchmark", *args, json_output=True).exit_code == 0
     assert built == [
         ("fake-ranker", {"namespaces": ("OMIM", "ORPHA"), "model_dir": tmp_path / "m"}),
         ("fake-scorer", {"namespaces": ("OMIM", "ORPHA")}),
@@ -107,34 +72,32 @@ def test_model_dir_is_passed_only_to_predictors_that_load_one(
 
 
 def test_model_without_a_predictor_that_loads_it_is_refused(
-    tmp_path: Path, tiny_release: Path, built: Any
+    tmp_path: Path, cli: Cli, built: Any
 ) -> None:
     packets = write_packets(tmp_path / "packets")
     args = [str(packets), "-p", "fake-scorer", "--model", str(tmp_path / "m")]
-    result = invoke(tmp_path, tiny_release, *args)
+    result = cli("benchmark", *args, json_output=True)
     assert result.exit_code == 2
     assert "--model is given" in result.stderr and "--predictor learned" in result.stderr
     assert built == []
 
 
-def test_table_output(tmp_path: Path, tiny_release: Path, built: Any) -> None:
+def test_table_output(tmp_path: Path, cli: Cli, built: Any) -> None:
     packets = write_packets(tmp_path / "packets")
-    result = invoke(tmp_path, tiny_release, str(packets), "-p", "fake-scorer", json_output=False)
+    result = cli("benchmark", str(packets), "-p", "fake-scorer")
     assert result.exit_code == 0, result.stderr
     assert "fake-scorer" in result.stdout and "25.0%" in result.stdout
     assert "covered" in result.stdout and "2 records skipped" in result.stdout
 
 
-def test_unknown_predictor_fails_with_the_fix(
-    tmp_path: Path, tiny_release: Path, built: Any
-) -> None:
-    result = invoke(tmp_path, tiny_release, str(tmp_path), "-p", "nope")
+def test_unknown_predictor_fails_with_the_fix(tmp_path: Path, cli: Cli, built: Any) -> None:
+    result = cli("benchmark", str(tmp_path), "-p", "nope", json_output=True)
     assert result.exit_code == 2
     assert "unknown predictor 'nope'" in result.stderr and "choose one of" in result.stderr
 
 
-def test_default_predictors(tmp_path: Path, tiny_release: Path, built: Any) -> None:
-    invoke(tmp_path, tiny_release, str(tmp_path))
+def test_default_predictors(tmp_path: Path, cli: Cli, built: Any) -> None:
+    cli("benchmark", str(tmp_path), json_output=True)
     assert built[0][0] == "phenotype"
 
 

@@ -386,6 +386,25 @@ def test_cases_show_unknown(loaded: Cli) -> None:
 # --- runs --------------------------------------------------------------------------------
 
 
+def test_ingest_lists_the_files_it_skipped(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    for record in packets():
+        (folder / f"{record['id']}.json").write_text(json.dumps(record), encoding="utf-8")
+    (folder / "scan.bin").write_bytes(b"\x00\x01")
+    result = cli("ingest", str(folder))  # strict: a stray file is no reason to abort
+    assert result.exit_code == 0, result.stderr
+    assert "completed phenopacket import" in result.stdout and "3 new" in result.stdout
+    assert "1 file skipped" in result.stderr
+    assert re.search(r"scan\.bin\s+│ unsupported file type '\.bin'", result.stderr)
+    report = cli.json("ingest", str(folder))
+    [skipped] = report["skipped"]
+    assert Path(skipped["path"]).name == "scan.bin"
+    shown = cli("runs", "show", report["run_id"])
+    assert shown.exit_code == 0 and "scan.bin" in shown.stderr
+    assert cli.json("runs", "show", report["run_id"])["settings"]["skipped"] == [skipped]
+
+
 def test_runs_list_and_show(cli: Cli, tmp_path: Path, source: Path) -> None:
     cli.json("ingest", str(source))
     mixed = write_jsonl(tmp_path / "mixed.jsonl", packets())

@@ -6,79 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-import typer
-from typer.testing import CliRunner, Result
-
-from ocais.cli import context, main
 from ocais.cli import serve as serve_cli
-from ocais.cli import users as users_cli
 from ocais.config import load_settings
-from ocais.serve.accounts import Accounts
-from ocais.store import Repository
-from ocais.store.service_repo import ServiceRepository
-
-ENV: dict[str, str | None] = {
-    "OCAIS_WORKERS": "1",
-    "OCAIS_DATA_DIR": None,
-    "OCAIS_STORE_URL": None,
-    "OCAIS_CACHE_DIR": None,
-    "OCAIS_HPO_DIR": None,
-    "OCAIS_SITE": None,
-    "OCAIS_DEID_SECRET": None,
-}
-
-
-def cli_app() -> typer.Typer:
-    """The commands as main.py registers them (built here, so tests do not touch main.app)."""
-    app = typer.Typer()
-    app.callback()(main.root)
-    app.add_typer(users_cli.app, name="users")
-    app.add_typer(serve_cli.report_app, name="report")
-    app.command("serve")(serve_cli.serve)
-    return app
-
-
-class Cli:
-    def __init__(self, data_dir: Path, hpo_dir: Path) -> None:
-        self.data_dir, self.hpo_dir = data_dir, hpo_dir
-        self.app = cli_app()
-
-    def __call__(self, *args: str, json_output: bool = False, stdin: str | None = None) -> Result:
-        root = ["--data-dir", str(self.data_dir), "--hpo-dir", str(self.hpo_dir)]
-        if json_output:
-            root.append("--json")
-        result = CliRunner().invoke(self.app, [*root, *args], env=ENV, input=stdin)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
-
-    def accounts(self) -> Accounts:
-        url = load_settings(data_dir=self.data_dir).resolved_store_url
-        return Accounts(ServiceRepository(Repository.open(url).engine))
-
-
-@pytest.fixture(autouse=True)
-def plain_wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rich consoles are built at import: make them plain and wide, whatever the terminal."""
-    for console in (context.console, context.err_console):
-        monkeypatch.setattr(console, "_width", 200)
-        monkeypatch.setattr(console, "_color_system", None)
-        monkeypatch.setattr(console, "_force_terminal", False)
-
-
-@pytest.fixture
-def cli(tmp_path: Path, tiny_release: Path) -> Cli:
-    return Cli(tmp_path / "data", tiny_release)
-
-
-@pytest.fixture
-def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
-    import uvicorn
-
-    calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    return calls
+from tests.cli.conftest import Cli
 
 
 def test_users_add_key_list_disable(cli: Cli) -> None:

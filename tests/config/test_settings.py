@@ -54,3 +54,8 @@ def test_unknown_settings_are_reported_with_the_closest_name(tmp_path: Path) -> 
     ]
     assert unknown_settings({"OCAIS_SITE": "a"}, env_file=None) == []
     assert "OCAIS_SEARCH_EMBEDDER" in known_settings() and "OCAIS_DEID_SECRET" in known_settings()
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert [name for name in sorted(known_settings()) if f"`{name}`" not in readme] == []

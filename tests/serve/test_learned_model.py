@@ -12,8 +12,8 @@ from ocais.errors import ConfigError
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.model import LearnOptions, fit
 from ocais.schemas import Case, Diagnosis, PhenotypeObservation, Provenance
+from tests.cli.conftest import Cli
 from tests.serve.conftest import AppFactory, open_api, serve_settings
-from tests.serve.test_cli import Cli
 
 # three diseases, three cases each (each missing one term); LOCAL:7 no knowledge base annotates
 TRAINING = [
