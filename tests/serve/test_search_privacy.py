@@ -159,3 +159,39 @@ def test_search_shows_a_clinician_only_their_own_cases(search_api: Api) -> None:
         assert hit_ids(like_a) == everything - {a_cases[0]}
         like_b = ok(search(api, {"like_case": b_seizure, "k": 50}, user=user))
         assert set(a_cases) & hit_ids(like_b), "researchers and admins compare across owners"
+
+
+def test_shared_reference_cases_are_read_by_every_clinician(search_api: Api) -> None:
+    """A case an admin shares (``ocais cases share``; ``ocais ingest --shared``) is read by every
+    clinician — in search, ``like_case`` and ``GET`` — and deleted only by its owner or admins;
+    the clinicians' own cases stay private to them."""
+    from ocais.workflows import OPERATOR
+    from ocais.workflows.cases import share_cases
+
+    api = search_api
+    reference = create(api, "admin1", ["HP:0001250", "HP:0002069"], "female", 6, "OMIM:100001")
+    a_case = create(api, "clinician", ["HP:0001250"], "male", 9, A_DIAGNOSIS)
+    b_case = create(api, "clinician2", ["HP:0001250"], "male", 11, B_DIAGNOSIS)
+    before = ok(search(api, {"hpo": ["HP:0001250"], "k": 50}, user="clinician2"))
+    assert hit_ids(before) == {b_case} and before["n_candidates"] == 1
+    assert share_cases(api.services.core, OPERATOR, [reference]) == 1
+    for user, own, other in (("clinician", a_case, b_case), ("clinician2", b_case, a_case)):
+        found = ok(search(api, {"hpo": ["HP:0001250"], "k": 50}, user=user))
+        assert hit_ids(found) == {own, reference}, user
+        assert found["n_candidates"] == 2
+        assert other not in json.dumps(found), user
+        like = ok(search(api, {"like_case": reference, "k": 5}, user=user))
+        assert hit_ids(like) == {own}
+        listed = api.client.get("/api/v1/cases?limit=50", headers=api.auth(user)).json()
+        assert {c["id"] for c in listed["items"]} == {own, reference} and listed["total"] == 2
+        shown = api.client.get(f"/api/v1/cases/{reference}", headers=api.auth(user))
+        assert shown.status_code == 200
+        refused = api.client.delete(f"/api/v1/cases/{reference}", headers=api.auth(user))
+        assert_envelope(refused, 403, "forbidden")  # readable, not theirs to delete
+    filtered = ok(search(api, {"filters": {"sex": "female"}}, user="clinician2"))
+    assert hit_ids(filtered) == {reference}
+    assert share_cases(api.services.core, OPERATOR, [reference], shared=False) == 1
+    after = ok(search(api, {"hpo": ["HP:0001250"], "k": 50}, user="clinician2"))
+    assert hit_ids(after) == {b_case}
+    gone = api.client.get(f"/api/v1/cases/{reference}", headers=api.auth("clinician2"))
+    assert_envelope(gone, 404, "not_found")

@@ -142,3 +142,21 @@ def test_record_ids_are_keyed_by_the_installation_without_a_site_secret(
     assert "0012345" not in case.model_dump_json()
     again = import_and_index(services, bundle)
     assert again.report.n_unchanged == 1  # the same key: the same case
+
+
+def test_an_import_marked_shared_is_read_by_every_clinician(
+    services: Services, tmp_path: Path
+) -> None:
+    class Clinician:
+        user_id, role = "someone", "clinician"
+
+    private = import_and_index(services, write_packets(tmp_path / "a", 2), skip_invalid=True)
+    shared = import_and_index(
+        services, write_packets(tmp_path / "b", 3, prefix="S"), skip_invalid=True, shared=True
+    )
+    assert (private.indexed, shared.indexed) == (2, 3)
+    search = services.search()
+    assert search.index.count(search.collection, {"shared": True}) == 3
+    found = search_cases(services, Clinician(), SearchQuery(hpo=["HP:0001250"], k=10))
+    assert len(found.hits) == 3 and found.n_candidates == 3
+    assert len(search_cases(services, OPERATOR, SearchQuery(hpo=["HP:0001250"], k=10)).hits) == 5

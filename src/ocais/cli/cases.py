@@ -121,3 +121,23 @@ def show_case(
     )
     for issue in prov.parameters.get("issues", []):
         console.print(f"[yellow]• {issue}[/]")
+
+
+@app.command("share")
+def share_cases(
+    ctx: typer.Context,
+    case_ids: Annotated[list[str], typer.Argument(help="Case ids (from cases list).")],
+    unshare: Annotated[
+        bool, typer.Option("--unshare", help="Make them private again (owner and admins).")
+    ] = False,
+) -> None:
+    """Share cases as reference cases every clinician may read (or --unshare them)."""
+    cli = state(ctx)
+    try:
+        changed = workflows.share_cases(cli.services, OPERATOR, case_ids, not unshare)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    if cli.json_output:
+        emit_json({"changed": changed, "shared": not unshare})
+        return
+    console.print(f"{'unshared' if unshare else 'shared'} {changed} of {len(case_ids)} cases")

@@ -40,6 +40,14 @@ def ingest(
     rejects: Annotated[
         Path | None, typer.Option(help="Also write the rejects report here (JSON Lines).")
     ] = None,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared",
+            help="Reference cases every clinician may read (published case reports, released "
+            "synthetic sets). Without it, clinicians see only the cases they created.",
+        ),
+    ] = False,
 ) -> None:
     """Import patient cases (Phenopacket v2, FHIR R4 Bundle/NDJSON, Synthea CSV).
 
@@ -71,6 +79,7 @@ def ingest(
                 skip_invalid=skip_invalid,
                 on_progress=lambda n, r: progress.update(task, completed=n, rejected=r),
                 on_indexed=lambda n: progress.update(task, indexed=n),
+                shared=shared,
             )
     except ImportAbortedError as exc:
         if rejects is not None:

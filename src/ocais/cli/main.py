@@ -107,7 +107,8 @@ def demo(
         typer.Argument(help="Phenopackets to import (file, directory or archive)."),
     ] = Path("../shared/data/phenopacket-store/dev.tar.gz"),
 ) -> None:
-    """Import a phenopacket collection into the embedded store and print store statistics."""
+    """Import a phenopacket collection (published case reports, shared with every clinician)
+    into the embedded store and print store statistics."""
     cli = state(ctx)
     if not source.exists():
         err_console.print(
@@ -119,7 +120,10 @@ def demo(
         f"HPO {info.hpo_version}: {info.n_terms:,} terms, "
         f"{sum(info.n_diseases.values()):,} diseases (loaded in {info.load_seconds:.2f} s)"
     )
-    ctx.invoke(ingest, ctx=ctx, path=source, source_format="phenopacket", skip_invalid=True)
+    # published case reports: reference cases every clinician may read
+    ctx.invoke(
+        ingest, ctx=ctx, path=source, source_format="phenopacket", skip_invalid=True, shared=True
+    )
     ctx.invoke(stats, ctx=ctx)
     err_console.print(f"Store: {cli.settings.resolved_store_url}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -27,7 +28,7 @@ from ocais.search.embedders import PhenotypeEmbedder
 from ocais.store import CaseFilter, Repository
 from ocais.store.vectors.base import CollectionSpec, VectorIndex
 
-METADATA_KEYS = ("sex", "site", "source_format", "synthetic", "has_profile")
+METADATA_KEYS = ("sex", "site", "source_format", "synthetic", "has_profile", "shared")
 #: v2: every stored case is indexed, those without a present phenotype with ``has_profile``
 #: false (v1, ``cases_<embedder>``, refused them and so broke indexing of everything after).
 COLLECTION_VERSION = "v2"
@@ -43,6 +44,14 @@ def collection_name(embedder_name: str) -> str:
 def legacy_collections(embedder_name: str) -> tuple[str, ...]:
     """Collections of earlier versions for this embedder (dropped once replaced)."""
     return (f"cases_{re.sub(r'[^a-z0-9_]', '_', embedder_name.lower())[:30]}",)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The cases a caller may see: the ``owned`` ids, and every shared case if ``shared``."""
+
+    owned: tuple[str, ...] = ()
+    shared: bool = True
 
 
 class SearchFilters(BaseModel):
@@ -135,7 +144,10 @@ class SearchHit(BaseModel):
 class SearchResult(BaseModel):
     hits: list[SearchHit]
     query_phenotypes: list[str] = Field(description="HPO terms the query was understood as")
-    n_candidates: int | None = Field(description="Cases passing the store filters, if any")
+    n_candidates: int | None = Field(
+        description="Cases passing the store filters, or the cases the caller may see (none: "
+        "an unfiltered search over every case)"
+    )
     collection: str
     took_ms: float
 
@@ -159,7 +171,7 @@ class SearchService:
             dimension=embedder.dimension,
             metric=embedder.metric,
             metadata_keys=METADATA_KEYS,
-            metadata_types={"synthetic": "bool", "has_profile": "bool"},
+            metadata_types={"synthetic": "bool", "has_profile": "bool", "shared": "bool"},
         )
         index.create_collection(self.spec)
 
@@ -182,6 +194,7 @@ class SearchService:
         if not cases:
             return 0
         vectors = np.array(self.embedder.embed_cases(cases), dtype=np.float32, copy=True)
+        shared = self.repo.shared_ids([c.id for c in cases])
         has_profile = np.linalg.norm(vectors, axis=1) > 0
         if not has_profile.all():
             vectors[~has_profile] = 0.0
@@ -193,6 +206,7 @@ class SearchService:
                 "source_format": c.provenance.source_format,
                 "synthetic": c.synthetic,
                 "has_profile": bool(profile),
+                "shared": c.id in shared,
             }
             for c, profile in zip(cases, has_profile, strict=True)
         ]
@@ -215,16 +229,15 @@ class SearchService:
         return sum(self.index_cases(batch) for batch in self.repo.iter_cases(batch_size))
 
     # --- searching ----------------------------------------------------------------------------
-    def search(self, query: SearchQuery, *, visible: Sequence[str] | None = None) -> SearchResult:
-        """Run ``query``. ``visible``: the only case ids the caller may see (``None``: all) —
-        every hit, candidate count and ``like_case`` is confined to them."""
+    def search(self, query: SearchQuery, *, visible: Visibility | None = None) -> SearchResult:
+        """Run ``query``. ``visible``: the cases the caller may see (``None``: all) — every hit,
+        candidate count and ``like_case`` is confined to them, inside the index query itself (so
+        the top k are the best k the caller may see, on every backend)."""
         started = time.perf_counter()
         filters = query.filters
         restrict: list[str] | None = None
         if filters.needs_store():
             restrict = self.repo.case_ids(self._store_filter(filters, visible))
-        elif visible is not None:
-            restrict = list(visible)
         query_case = self._query_case(query)
         query_terms = query_case.observed if query_case else []
         scored: list[tuple[str, float | None]]
@@ -234,16 +247,18 @@ class SearchService:
             ids = self.repo.case_ids(self._store_filter(filters, visible), limit=query.k)
             scored = [(i, None) for i in ids]
         else:
-            hits = self.index.search(
-                self.collection,
-                self._query_vector(query, query_case),
-                query.k + (1 if query.like_case else 0),
-                filters={**filters.index_filters(), "has_profile": True},
-                restrict_to=restrict,
+            k = query.k + (1 if query.like_case else 0)
+            vector = self._query_vector(query, query_case)
+            index_filters = {**filters.index_filters(), "has_profile": True}
+            hits: list[tuple[str, float | None]] = list(
+                self._visible_hits(vector, k, index_filters, restrict, visible)
             )
-            scored = [(h.id, float(h.score)) for h in hits if h.id != query.like_case]
-            scored = scored[: query.k]
+            scored = [(i, score) for i, score in hits if i != query.like_case]
+            del scored[query.k :]
         cases = {c.id: c for c in self.repo.get_cases([i for i, _ in scored])}
+        n_candidates = None if restrict is None else len(restrict)
+        if n_candidates is None and visible is not None:  # what the caller's search covered
+            n_candidates = self.repo.count_matching(self._store_filter(filters, visible))
         return SearchResult(
             hits=[
                 self._hit(cases[i], score, query_terms, filters)
@@ -251,10 +266,46 @@ class SearchService:
                 if i in cases
             ],
             query_phenotypes=query_terms,
-            n_candidates=None if restrict is None else len(restrict),
+            n_candidates=n_candidates,
             collection=self.collection,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+    def _visible_hits(
+        self,
+        vector: np.ndarray,
+        k: int,
+        filters: dict[str, Any],
+        restrict: list[str] | None,
+        visible: Visibility | None,
+    ) -> list[tuple[str, float]]:
+        """The k nearest among what ``visible`` allows: one index query for everything, else one
+        among the caller's own cases and one among the shared ones, merged by score."""
+        if visible is None:
+            hits = self.index.search(
+                self.collection, vector, k, filters=filters, restrict_to=restrict
+            )
+            return [(h.id, float(h.score)) for h in hits]
+        found: dict[str, float] = {}
+        owned = list(visible.owned)
+        if restrict is not None:
+            allowed = set(restrict)
+            owned = [i for i in owned if i in allowed]
+        if owned:
+            for h in self.index.search(
+                self.collection, vector, k, filters=filters, restrict_to=owned
+            ):
+                found[h.id] = float(h.score)
+        if visible.shared:
+            for h in self.index.search(
+                self.collection,
+                vector,
+                k,
+                filters={**filters, "shared": True},
+                restrict_to=restrict,
+            ):
+                found[h.id] = float(h.score)
+        return sorted(found.items(), key=lambda item: (-item[1], item[0]))[:k]
 
     def _query_vector(self, query: SearchQuery, query_case: Case) -> np.ndarray:
         if query.text and self.embedder.name != PhenotypeEmbedder.name:
@@ -274,7 +325,7 @@ class SearchService:
         k: int = 5,
         filters: SearchFilters | None = None,
         *,
-        visible: Sequence[str] | None = None,
+        visible: Visibility | None = None,
     ) -> list[SearchHit]:
         """Stored cases most similar to ``case`` by phenotype profile (evidence for predictions),
         among the ``visible`` ids (``None``: all)."""
@@ -285,10 +336,11 @@ class SearchService:
         return [h for h in result.hits if h.case_id != case.id][:k]
 
     def _store_filter(
-        self, filters: SearchFilters, visible: Sequence[str] | None = None
+        self, filters: SearchFilters, visible: Visibility | None = None
     ) -> CaseFilter:
         return CaseFilter(
-            case_ids=None if visible is None else tuple(visible),
+            case_ids=None if visible is None else tuple(visible.owned),
+            or_shared=visible is not None and visible.shared,
             source_format=filters.source_format,
             site=filters.site,
             cohort=filters.cohort,

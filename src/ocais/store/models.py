@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -115,6 +116,9 @@ class CaseRow(Base):
     site: Mapped[str] = mapped_column(String(), index=True)
     cohort: Mapped[str | None] = mapped_column(String(), index=True)
     synthetic: Mapped[bool] = mapped_column(Boolean, index=True)
+    #: a reference case every clinician may read (a published case report, a released synthetic
+    #: set), set by the operator at import (``ocais ingest --shared``); not clinical content
+    shared: Mapped[bool] = mapped_column(Boolean, index=True, default=False, server_default=false())
     sex: Mapped[str] = mapped_column(String(16), index=True)
     age_years: Mapped[float | None] = mapped_column(Float)
     birth_year: Mapped[int | None] = mapped_column(Integer)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, exists, func, or_, select
 
 from ocais.store.models import (
     cases_table,
@@ -51,6 +51,9 @@ class CaseFilter:
     ingest_run_id: str | None = None
     #: only these case ids (an access rule's visible set); ``None``: no restriction
     case_ids: tuple[str, ...] | None = None
+    #: with ``case_ids``: also every shared case (``case_ids`` OR shared)
+    or_shared: bool = False
+    shared: bool | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """SQL conditions. ``observed_any`` / ``excluded_any``: each inner tuple is one
@@ -66,7 +69,10 @@ class CaseFilter:
         if self.ingest_run_id is not None:
             where.append(C.ingest_run_id == self.ingest_run_id)
         if self.case_ids is not None:
-            where.append(C.id.in_(self.case_ids))
+            mine = C.id.in_(self.case_ids)
+            where.append(or_(mine, C.shared.is_(True)) if self.or_shared else mine)
+        if self.shared is not None:
+            where.append(C.shared.is_(self.shared))
         if self.created_from is not None:
             where.append(C.created_at >= self.created_from)
         if self.created_to is not None:

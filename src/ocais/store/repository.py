@@ -317,6 +317,39 @@ class Repository:
             queries.CaseFilter(source_format, site, cohort, synthetic, disease_id, hpo_id)
         )
 
+    def list_matching(
+        self, where: queries.CaseFilter, *, limit: int = 50, offset: int = 0
+    ) -> list[CaseSummary]:
+        """A page of the case summaries matching ``where``, oldest first."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        with self._reading() as conn:
+            return queries.list_cases(conn, where, limit, offset)
+
+    def set_shared(self, case_ids: Sequence[str], shared: bool = True) -> int:
+        """Mark cases shared reference cases (or not); returns how many changed."""
+        changed = 0
+        with self.transaction() as session:
+            for part in queries.chunks(list(case_ids)):
+                stmt = (
+                    update(cases_table)
+                    .where(cases_table.c.id.in_(part), cases_table.c.shared.is_not(shared))
+                    .values(shared=shared)
+                )
+                changed += session.execute(stmt).rowcount  # type: ignore[attr-defined]
+        return changed
+
+    def shared_ids(self, case_ids: Sequence[str]) -> set[str]:
+        """Which of ``case_ids`` are shared reference cases."""
+        found: set[str] = set()
+        with self._reading() as conn:
+            for part in queries.chunks(list(case_ids)):
+                stmt = select(cases_table.c.id).where(
+                    cases_table.c.id.in_(part), cases_table.c.shared.is_(True)
+                )
+                found.update(str(i) for i in conn.execute(stmt).scalars())
+        return found
+
     def stats(self) -> StoreStats:
         """Counts over the whole store (cases, observations, diagnoses, findings, runs)."""
         with self._reading() as conn:

@@ -8,7 +8,9 @@ The rules (documented in the README's *Accounts* section):
 
 * **admin** — every case, read and delete;
 * **researcher** — read every case (search, list, show), delete none;
-* **clinician** — only the cases they created (through the API), read and delete;
+* **clinician** — the cases they created (through the API), read and delete; and the *shared*
+  reference cases the operator imported for everyone (``ocais ingest --shared``: published case
+  reports, released synthetic sets), read only;
 * the **local operator** (the ``ocais`` command, which opens the store files itself) acts as an
   admin: whoever can run it can read the database anyway.
 
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ocais.errors import AccessDeniedError, NotFoundError
+from ocais.search.service import Visibility
+from ocais.store import Repository
 from ocais.store.service_repo import ServiceRepository
 
 ROLES = ("clinician", "researcher", "admin")
@@ -59,28 +63,37 @@ def no_such_case(case_id: str) -> NotFoundError:
 
 
 class CaseAccess:
-    """Applies the access rules; case ownership comes from the service tables."""
+    """Applies the access rules; case ownership comes from the service tables, the shared flag
+    from the case store."""
 
-    def __init__(self, owners: ServiceRepository) -> None:
-        self.owners = owners
+    def __init__(self, owners: ServiceRepository, cases: Repository) -> None:
+        self.owners, self.cases = owners, cases
 
     @staticmethod
     def sees_all(actor: Actor) -> bool:
         return actor.role in ("admin", "researcher")
 
-    def visible_ids(self, actor: Actor) -> tuple[str, ...] | None:
-        """The ids ``actor`` may see, or ``None`` for every case."""
+    def owned_ids(self, actor: Actor) -> tuple[str, ...]:
+        """The ids of the cases ``actor`` created, oldest first."""
+        total = self.owners.count_owned_cases(actor.user_id)
+        return tuple(self.owners.owned_case_ids(actor.user_id, limit=total, offset=0))
+
+    def visible(self, actor: Actor) -> Visibility | None:
+        """What ``actor`` may see, or ``None`` for every case."""
         if self.sees_all(actor):
             return None
         if actor.role != "clinician":
-            return ()
-        total = self.owners.count_owned_cases(actor.user_id)
-        return tuple(self.owners.owned_case_ids(actor.user_id, limit=total, offset=0))
+            return Visibility(owned=(), shared=False)
+        return Visibility(owned=self.owned_ids(actor), shared=True)
 
     def allows(self, actor: Actor, case_id: str, action: Action) -> bool:
         if actor.role == "admin" or (action == "read" and actor.role == "researcher"):
             return True
-        return actor.role == "clinician" and self.owners.case_owner(case_id) == actor.user_id
+        if actor.role != "clinician":
+            return False
+        if self.owners.case_owner(case_id) == actor.user_id:
+            return True
+        return action == "read" and bool(self.cases.shared_ids([case_id]))
 
     def check(self, actor: Actor, case_id: str, action: Action) -> None:
         """Raise unless ``actor`` may ``action`` the case: :func:`no_such_case` if they may not

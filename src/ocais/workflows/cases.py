@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ocais import __version__
-from ocais.errors import ConfigError, InvalidRecordError, OcaisError
+from ocais.errors import AccessDeniedError, ConfigError, InvalidRecordError, OcaisError
 from ocais.ingest import ReaderContext
 from ocais.ingest.base import check_terms
 from ocais.ingest.phenopacket import PhenopacketReader
@@ -162,26 +163,16 @@ def list_cases(
     services: Services, actor: Actor, where: CaseFilter, *, limit: int, offset: int
 ) -> CasePage:
     """A page of the case summaries ``actor`` may see, oldest first."""
-    visible = services.access.visible_ids(actor)
+    visible = services.access.visible(actor)
+    if visible is not None:
+        where = replace(where, case_ids=visible.owned, or_shared=visible.shared)
     repo = services.repo
-    if visible is None:
-        items = repo.list_cases(
-            limit=limit,
-            offset=offset,
-            source_format=where.source_format,
-            site=where.site,
-            cohort=where.cohort,
-            synthetic=where.synthetic,
-            disease_id=where.disease_id,
-            hpo_id=where.hpo_id,
-        )
-        return CasePage(total=repo.count_matching(where), limit=limit, offset=offset, items=items)
-    owned = list(visible)  # in the order the cases were created
-    if where.clauses():
-        matching = set(repo.case_ids(where))
-        owned = [i for i in owned if i in matching]
-    page = repo.get_cases(owned[offset : offset + limit])
-    return CasePage(total=len(owned), limit=limit, offset=offset, items=[summary(c) for c in page])
+    return CasePage(
+        total=repo.count_matching(where),
+        limit=limit,
+        offset=offset,
+        items=repo.list_matching(where, limit=limit, offset=offset),
+    )
 
 
 def summary(case: Case) -> CaseSummary:
@@ -212,10 +203,28 @@ def delete_case(services: Services, actor: Actor, case_id: str) -> None:
             services.tell(f"case {case_id} deleted but still in the search index: {exc.code}")
 
 
+def share_cases(services: Services, actor: Actor, case_ids: list[str], shared: bool = True) -> int:
+    """Mark cases shared reference cases every clinician may read (or not); admins only.
+    Returns how many changed; their index entries are updated at once."""
+    if actor.role != "admin":
+        raise AccessDeniedError(
+            f"the {actor.role} role may not share cases", hint="ask an admin (or the operator)"
+        )
+    repo = services.repo
+    missing = sorted(set(case_ids) - set(repo.case_ids(CaseFilter(case_ids=tuple(case_ids)))))
+    if missing:
+        raise no_such_case(missing[0])
+    changed = repo.set_shared(case_ids, shared)
+    search = services.search_or_none()
+    if search is not None and changed:
+        search.index_cases(repo.get_cases(case_ids))
+    return changed
+
+
 # -- search -----------------------------------------------------------------------------------
 def search_cases(services: Services, actor: Actor, query: SearchQuery) -> SearchResult:
     """Search by meaning and filters, over the cases ``actor`` may see only."""
     access = services.access
     if query.like_case and not access.allows(actor, query.like_case, "read"):
         raise no_such_case(query.like_case)
-    return services.search().search(query, visible=access.visible_ids(actor))
+    return services.search().search(query, visible=access.visible(actor))

@@ -157,8 +157,12 @@ def import_and_index(
     skip_invalid: bool = False,
     on_progress: ProgressCallback | None = None,
     on_indexed: Callable[[int], None] | None = None,
+    shared: bool = False,
 ) -> ImportOutcome:
     """Import ``path`` and index every committed batch at once (see the module docstring).
+
+    ``shared``: mark the imported cases shared reference cases, which every clinician may read
+    (published case reports, released synthetic sets); see :mod:`ocais.workflows.access`.
 
     If indexing fails (the index is locked or unavailable) the import goes on, the run stays
     ``index: pending`` and the next command repairs it; the outcome says so.
@@ -180,6 +184,8 @@ def import_and_index(
 
     def index_batch(cases: Sequence[Case]) -> None:
         nonlocal indexed
+        if shared:
+            repo.set_shared([c.id for c in cases])
         if search is None or error:
             return
         try:
@@ -191,7 +197,11 @@ def import_and_index(
         if on_indexed is not None:
             on_indexed(indexed)
 
-    stamp = {**owner_stamp(), "index": INDEX_PENDING if search is not None else "off"}
+    stamp = {
+        **owner_stamp(),
+        "index": INDEX_PENDING if search is not None else "off",
+        "shared": shared,
+    }
     report = import_path(
         repo,
         path,

@@ -85,7 +85,7 @@ class Services:
 
     @property
     def access(self) -> CaseAccess:
-        return CaseAccess(self.owners)
+        return CaseAccess(self.owners, self.repo)
 
     def search_or_none(self) -> SearchService | None:
         """The search service, or ``None`` (with a notice) if no vector index can be opened.
