@@ -13,7 +13,8 @@ the status each caller gets:
 
 Resources (made fresh for every cell, so deleting or disabling one never disturbs the next):
 ``case`` (created through the API by ``clinician``), ``prediction`` (asked for by
-``clinician``), ``user`` (a new clinician account), ``login`` (a new account with a password),
+``clinician``), ``shared_case`` (such a case, then shared by an admin: a reference case every
+clinician reads), ``user`` (a new clinician account), ``login`` (a new account with a password),
 ``term`` and ``disease`` (knowledge-base ids, public). ``{id}`` in a path parameter or body is
 replaced by the resource's id, ``{new}`` by a new unique name.
 
@@ -36,6 +37,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from ocais.workflows import OPERATOR
+from ocais.workflows.cases import share_cases
 from tests.serve.conftest import Api, AppFactory, assert_envelope, open_api
 
 API_PREFIX = "/api/v1"
@@ -54,6 +57,7 @@ CELLS: dict[str, tuple[str | None, bool]] = {
 REQUIRED_CELLS = ("anonymous", "clinician/own", "clinician/other", "researcher", "admin")
 MISSING_IDS = {
     "case": "00000000-0000-4000-8000-000000000000",
+    "shared_case": "00000000-0000-4000-8000-000000000000",
     "prediction": "no-such-prediction",
     "user": "no-such-user",
     "term": "HP:9999999",
@@ -150,6 +154,39 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "clinician/other": 404,
         "researcher": 403,
         "admin": 204,
+        "clinician/missing": 404,
+        "admin/missing": 404,
+    },
+    # the same case routes on a case ``clinician`` made and an admin shared (a reference case):
+    # every clinician reads it, only its owner and admins delete it
+    "GET /api/v1/cases/{case_id} | shared": {
+        "resource": "shared_case",
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 200,
+        "researcher": 200,
+        "admin": 200,
+        "clinician/missing": 404,
+        "admin/missing": 404,
+    },
+    "DELETE /api/v1/cases/{case_id} | shared": {
+        "resource": "shared_case",
+        "anonymous": 401,
+        "clinician/own": 204,
+        "clinician/other": 403,
+        "researcher": 403,
+        "admin": 204,
+        "clinician/missing": 404,
+        "admin/missing": 404,
+    },
+    "POST /api/v1/search | like_case shared": {
+        "resource": "shared_case",
+        "body": {"like_case": "{id}"},
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 200,
+        "researcher": 200,
+        "admin": 200,
         "clinician/missing": 404,
         "admin/missing": 404,
     },
@@ -311,11 +348,13 @@ class Resources:
         api = self.api
         if kind is None:
             return None
-        if kind == "case":
+        if kind in ("case", "shared_case"):
             body = {"case": {"phenotypes": [{"id": "HP:0001250"}], "sex": "female"}}
             response = api.client.post("/api/v1/cases", json=body, headers=api.auth("clinician"))
             assert response.status_code == 201, response.text
             case_id: str = response.json()["id"]
+            if kind == "shared_case":
+                share_cases(api.services.core, OPERATOR, [case_id])
             return case_id
         if kind == "prediction":
             prediction_id: str = api.predict("clinician")["prediction_id"]
@@ -403,7 +442,8 @@ def check_entry(key: str, entry: dict[str, Any], api: Api, resources: Resources)
         leaked = target is not None and expected < 400 and target in response.text
         if cell == "clinician/other" and kind == "case" and leaked:
             problems.append(f"{where}: the other clinician's case {target} is in the answer")
-        if key.startswith("DELETE ") and kind == "case" and on_resource and target is not None:
+        deletes_case = key.startswith("DELETE ") and kind in ("case", "shared_case")
+        if deletes_case and on_resource and target is not None:
             exists = resources.case_exists(target)
             if expected >= 400 and not exists:
                 problems.append(f"{where}: refused ({expected}) but the case was deleted")
