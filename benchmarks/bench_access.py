@@ -1,7 +1,7 @@
 """Cost of the access rules in search: the same queries as the local operator (every case) and as
 a clinician who created a share of them (the query confined to their visible ids).
 
-Usage: python benchmarks/bench_access.py [PHENOPACKETS] [--owned 50 500] [--queries 300]
+Usage: python benchmarks/bench_access.py [PHENOPACKETS] [--owned 50 500] [--queries 300] [--shared]
 
 Imports the cases into a temporary store with `import_and_index`, assigns the first N cases to a
 clinician, then times `search_cases` (k=10) for the observed terms of real cases. Prints one JSON
@@ -50,6 +50,9 @@ def main() -> None:
     parser.add_argument("--owned", type=int, nargs="+", default=[50, 500])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--shared", action="store_true", help="import the cases as shared reference cases"
+    )
     args = parser.parse_args()
 
     from ocais.config import Settings, load_settings
@@ -68,7 +71,7 @@ def main() -> None:
         )
         services = build_services(settings, notify=lambda message: None)
         started = time.perf_counter()
-        outcome = import_and_index(services, args.source, skip_invalid=True)
+        outcome = import_and_index(services, args.source, skip_invalid=True, shared=args.shared)
         import_seconds = time.perf_counter() - started
         ids = services.repo.case_ids(CaseFilter())
         rng = random.Random(args.seed)
@@ -81,13 +84,17 @@ def main() -> None:
             "import_and_index_s": round(import_seconds, 2),
             "indexed": outcome.indexed,
             "queries": len(queries),
+            "shared": args.shared,
         }
         search = lambda actor: lambda q: search_cases(services, actor, q)  # noqa: E731
         timed(search(OPERATOR), queries[:20])  # warm-up
         result["operator"] = timed(search(OPERATOR), queries)
+        from ocais.serve.accounts import Accounts
+
         owners = services.owners
+        accounts = Accounts(owners)
         for owned in args.owned:
-            user = f"clinician-{owned}"
+            user = accounts.add_user(f"clinician-{owned}", "clinician").id
             now = datetime.now(UTC)
             with services.repo.transaction() as session:
                 for case_id in ids[:owned]:

@@ -19,9 +19,10 @@ import typer
 from rich.markup import escape
 
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
-from ocais.errors import OcaisError
+from ocais.errors import ConfigError, OcaisError
 from ocais.serve.accounts import Accounts
 from ocais.serve.settings import ServeSettings, load_serve_settings
+from ocais.workflows.types import available_predictors
 
 report_app = typer.Typer(help="Reports from the stored data.")
 
@@ -128,10 +129,19 @@ def serve(
             load_serve_settings(**overrides) if overrides else cli.settings.serve
         )
         kb = cli.knowledge  # compile the knowledge cache once, before workers start
-        # a bad predictor or model fails now, not in every worker
-        loaded = cli.services.predictor(
-            serve_settings.predictor, model_dir=serve_settings.model_dir
-        )
+        # a bad predictor name or model fails now, not in every worker; a model is loaded here
+        # only to check it (each worker loads its own: the parent keeps no copy in memory)
+        known = available_predictors()
+        if serve_settings.predictor not in known:
+            raise ConfigError(
+                f"unknown predictor {serve_settings.predictor!r}",
+                hint="choose one of: " + ", ".join(sorted(known)),
+            )
+        loaded = None
+        if serve_settings.model_dir is not None:
+            loaded = cli.services.predictor(
+                serve_settings.predictor, model_dir=serve_settings.model_dir
+            )
         _bootstrap(cli, serve_settings.host, init_admin)
     except OcaisError as exc:
         raise fail(exc) from exc
@@ -155,6 +165,7 @@ def serve(
         cli.close()  # the app opens its own store connection in its lifespan
         uvicorn.run(app, **options)
         return
+    loaded = None  # checked; each worker loads its own
     _export_settings(cli)
     os.environ["OCAIS_SERVE_PREDICTOR"] = serve_settings.predictor
     if serve_settings.model_dir is not None:
