@@ -136,7 +136,6 @@ class PhenotypeRanker:
             log_floor=math.log(opts.noise_floor),
             specificity_penalty=opts.specificity_penalty,
         )
-        self._direct_csc = m.direct.tocsc()
         unreported = m.direct.copy()
         unreported.data = np.log1p(-opts.unreported_penalty * np.minimum(unreported.data, 1.0))
         # log(1 − β·f) of every annotation: all of them, minus the columns the case touches

@@ -45,9 +45,10 @@ _AUTHENTICATED = "authenticated"  # request state: the caller, once checked in t
 async def current_principal(request: Request) -> Principal:
     """The authenticated caller (401 otherwise), after CSRF and rate-limit checks.
 
-    A key verified recently is found in memory on the event loop; checking a new key (scrypt)
-    or a session (a store read) runs in a worker thread. Checked once per request (the role
-    checks of :func:`require` call it directly: one dependency level is cheaper per request).
+    A key verified recently is found in memory on the event loop; checking a new key (a store
+    read and an HMAC) or a session (a store read) runs in a worker thread. Checked once per
+    request (the role checks of :func:`require` call it directly: one dependency level is
+    cheaper per request).
     """
     state = request.scope.setdefault("state", {})
     checked: Principal | None = state.get(_AUTHENTICATED)

@@ -111,7 +111,7 @@ class DeidConfig(BaseModel):
         default=True,
         description=(
             "Flag capitalized 'Firstname Lastname' pairs whose first token is a US Census 1990 "
-            "first name (from the 'names' package)."
+            "first name (the list ships with OCAIS as package data)."
         ),
     )
     propagate_names: bool = Field(
