@@ -5,12 +5,12 @@ file by file in a folder, see :mod:`ocais.ingest.folder`).
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from ocais.errors import UnsupportedFormatError
 from ocais.ingest.base import Reader, ReaderContext
 from ocais.ingest.folder import FolderReader, plan_folder
+from ocais.plugins import registered
 
 ENTRY_POINT_GROUP = "ocais.readers"
 # Most specific first: a Synthea export also holds JSON, and FHIR JSON is not a phenopacket.
@@ -19,10 +19,7 @@ SNIFF_ORDER = ("synthea-csv", "fhir", "phenopacket")
 
 def available_readers() -> dict[str, type[Reader]]:
     """Reader classes by name, from the entry points of every installed distribution."""
-    readers: dict[str, type[Reader]] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        readers[entry.name] = entry.load()
-    return readers
+    return registered(ENTRY_POINT_GROUP)
 
 
 def get_reader(name: str, context: ReaderContext) -> Reader:

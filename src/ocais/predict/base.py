@@ -15,13 +15,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from ocais.errors import ConfigError
 from ocais.knowledge import KnowledgeBase
+from ocais.plugins import choose, parameters, registered
 from ocais.schemas import Case, Prediction
 
 ENTRY_POINT_GROUP = "ocais.predictors"
@@ -75,7 +75,7 @@ class PredictorDependencies:
 
 def available_predictors() -> dict[str, Any]:
     """Predictor factories by name: ``factory(kb, **options) -> Predictor``."""
-    return {e.name: e.load() for e in entry_points(group=ENTRY_POINT_GROUP)}
+    return registered(ENTRY_POINT_GROUP)
 
 
 def create_predictor(
@@ -87,20 +87,11 @@ def create_predictor(
 ) -> Predictor:
     """Build a registered predictor with its options and the dependencies it asks for
     (:class:`PredictorDependencies`); unknown names and options raise ``ConfigError``."""
-    factories = available_predictors()
-    if name not in factories:
-        raise ConfigError(
-            f"unknown predictor {name!r}",
-            hint="choose one of: " + ", ".join(sorted(factories)),
-        )
-    factory = factories[name]
+    factory = choose("predictor", name, available_predictors())
     given = dependencies or PredictorDependencies()
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # pragma: no cover - callables without a signature
-        parameters = {}  # type: ignore[assignment]
+    accepted = parameters(factory)
     for dependency in fields(given):
-        parameter = parameters.get(dependency.name)
+        parameter = accepted.get(dependency.name)
         if parameter is None or dependency.name in options:
             continue
         provider = getattr(given, dependency.name)

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-import inspect
-from importlib.metadata import entry_points
 from typing import Any
 
 from ocais.errors import ConfigError
 from ocais.knowledge import KnowledgeBase
+from ocais.plugins import choose, parameters, registered
 from ocais.search.base import Embedder
 
 ENTRY_POINT_GROUP = "ocais.embedders"
@@ -17,25 +16,15 @@ ENTRY_POINT_GROUP = "ocais.embedders"
 
 def available_embedders() -> dict[str, Any]:
     """Embedder classes (or factories) by name, from every installed distribution."""
-    return {e.name: e.load() for e in entry_points(group=ENTRY_POINT_GROUP)}
+    return registered(ENTRY_POINT_GROUP)
 
 
 def create_embedder(name: str, knowledge: KnowledgeBase, **options: Any) -> Embedder:
-    """Build a registered embedder. A factory whose first parameter is ``knowledge`` gets the
-    knowledge base; unknown names and options raise :class:`~ocais.errors.ConfigError`."""
-    factories = available_embedders()
-    if name not in factories:
-        raise ConfigError(
-            f"unknown embedder {name!r}",
-            hint="choose one of: " + ", ".join(sorted(factories)),
-        )
-    factory = factories[name]
+    """Build a registered embedder. A factory with a ``knowledge`` parameter gets the knowledge
+    base; unknown names and options raise :class:`~ocais.errors.ConfigError`."""
+    factory = choose("embedder", name, available_embedders())
     try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        parameters = {}  # type: ignore[assignment]
-    try:
-        if "knowledge" in parameters:
+        if "knowledge" in parameters(factory):
             embedder: Embedder = factory(knowledge, **options)
         else:
             embedder = factory(**options)

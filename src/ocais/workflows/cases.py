@@ -22,7 +22,7 @@ from ocais.ingest.base import check_terms
 from ocais.ingest.phenopacket import PhenopacketReader
 from ocais.schemas import Case, Diagnosis, Note, PhenotypeObservation, Provenance, Subject
 from ocais.search.service import SearchQuery, SearchResult
-from ocais.store import CaseFilter, CaseSummary
+from ocais.store import CaseFilter
 from ocais.workflows.access import Actor, no_such_case
 from ocais.workflows.schemas import CaseData, CasePage, CreatedCase
 from ocais.workflows.services import Services
@@ -172,21 +172,6 @@ def list_cases(
         limit=limit,
         offset=offset,
         items=repo.list_matching(where, limit=limit, offset=offset),
-    )
-
-
-def summary(case: Case) -> CaseSummary:
-    return CaseSummary(
-        id=case.id,
-        external_id=case.external_id,
-        source_format=case.provenance.source_format,
-        site=case.site,
-        sex=case.subject.sex.value,
-        age_years=case.subject.age_years,
-        n_observed=len(case.observed),
-        n_excluded=len(case.excluded),
-        diagnoses=[d.disease_id for d in case.diagnoses if d.status != "excluded"],
-        synthetic=case.synthetic,
     )
 
 
