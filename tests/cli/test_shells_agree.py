@@ -107,3 +107,21 @@ def test_search_and_show_give_the_same_cases(cli: Cli, api: Api) -> None:
     response = api.client.get("/api/v1/cases?limit=10", headers=api.auth("admin1"))
     assert listed["total"] == response.json()["total"] == 3
     assert listed["cases"] == response.json()["items"]
+
+
+def test_predict_from_text_gives_the_same_differential(cli: Cli, tiny_kb: KnowledgeBase) -> None:
+    settings = load_settings(data_dir=cli.data_dir, hpo_dir=cli.hpo_dir)
+    # the real concept recognizer in both shells
+    app = create_app(settings, serve=serve_settings(), knowledge=tiny_kb, note_scrubber=None)
+    text = "Girl with seizures; no visual impairment."
+    from_cli = cli.json("predict", "--text", text, "--sex", "female", "--top", "5")
+    for api in open_api(app):
+        body = {"text": text, "case": {"sex": "female"}, "top_k": 5}
+        response = api.client.post("/api/v1/predict", json=body, headers=api.auth("clinician"))
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["input"]["observed"] == ["HP:0001250"]
+        assert answer["input"]["excluded"] == ["HP:0000505"]
+        assert ranked(from_cli) and ranked(from_cli) == ranked(answer["prediction"])
+    nothing = cli("predict", "--text", "nothing clinical here")
+    assert nothing.exit_code == 2 and "no HPO phenotype was recognised" in nothing.stderr

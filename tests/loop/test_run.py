@@ -50,6 +50,13 @@ def test_tiny_loop_writes_every_output(tiny_kb: KnowledgeBase, tmp_path: Path) -
     assert set(loop["timings"]) >= {"read", "split", "synthesize", "fit", "validate"}
     assert loop["files"]["validation_html"].endswith("validation.html")
     assert "config" in loop and loop["seed"] == 1
+    # the one manifest of a synthetic set, as `ocais synth from-cases` writes it, plus the loop's
+    manifest = json.loads((out / "synthetic" / "ocais-manifest.json").read_text())
+    assert manifest["generator"] == "from-cases" and manifest["synthetic"] is True
+    assert {"dataset_id", "source", "parameters", "options", "knowledge", "loop"} <= set(manifest)
+    assert manifest["knowledge"]["hpo_version"] == "2099-01-01"
+    assert len(manifest["source"]["cases_sha256"]) == 64 and manifest["source"]["n_cases"] == 12
+    assert manifest["loop"]["seed"] == 1
 
 
 def test_a_second_run_needs_overwrite(tiny_kb: KnowledgeBase, tmp_path: Path) -> None:

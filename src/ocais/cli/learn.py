@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from ocais.cli.context import JsonFlag, console, emit_json, fail, progress_bar, state, wants_json
-from ocais.cli.synth import read_labelled, task_label
+from ocais.cli.synth import task_label
 from ocais.errors import ConfigError, OcaisError
-from ocais.synth.phenopackets import check_out_dir
+from ocais.workflows.learning import fit_model
 
 app = typer.Typer(help="Learn disease profiles and a re-ranker from cases.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def fit_command(
     """Fit the ``learned`` predictor: per-disease profiles (diseases the knowledge base lacks
     included) and a cross-fitted re-ranker. Use it with
     ``ocais benchmark DIR --predictor learned --model MODEL_DIR``."""
-    from ocais.learn.model import LearnOptions, fit
+    from ocais.learn.model import LearnOptions
 
     cli = state(ctx)
     as_json = wants_json(cli, json_output)
@@ -44,16 +44,14 @@ def fit_command(
             options = LearnOptions(prior_strength=prior_strength, seed=seed)
         except ValidationError as exc:
             raise ConfigError(f"invalid learning options: {exc}") from exc
-        check_out_dir(out, overwrite=overwrite)
         kb = cli.knowledge
         with progress_bar(as_json, task_label) as update:
-            cases, n_skipped = read_labelled(cases_dir, kb, cli, "cases", update)
-            model = fit(cases, kb, options, source=str(cases_dir), progress=update)
-        path = model.save(out)
+            fitted = fit_model(
+                cli.services, cases_dir, out, options, overwrite=overwrite, progress=update
+            )
     except OcaisError as exc:
         raise fail(exc) from exc
-    except OSError as exc:
-        raise fail(ConfigError(f"cannot write the model to {out}: {exc}")) from exc
+    model, path, n_skipped = fitted.model, fitted.path, fitted.n_skipped
     training = model.training
     summary = {
         "model_dir": str(out),

@@ -20,6 +20,7 @@ from ocais.cli.context import (
     wants_json,
 )
 from ocais.errors import OcaisError
+from ocais.workflows.learning import run_loop
 
 if TYPE_CHECKING:
     from ocais.loop import LoopResult
@@ -93,21 +94,12 @@ def run(
     Splits the cases, synthesizes from the training half, gates and releases the set, fits on
     it and validates on the held-out real cases; everything lands in the config's `out`.
     """
-    from ocais.loop import load_config, run_loop
-
     cli = state(ctx)
     as_json = wants_json(cli, json_output)
     try:
-        config = load_config(config_path)
-        kb = cli.knowledge
+        _ = cli.knowledge  # loaded with its spinner, before the progress display
         with progress_bar(as_json, _label) as update:
-            result = run_loop(
-                config,
-                kb,
-                update,
-                overwrite=overwrite,
-                workers=cli.settings.workers,
-            )
+            result = run_loop(cli.services, config_path, overwrite=overwrite, progress=update)
     except OcaisError as exc:
         raise fail(exc) from exc
     if as_json:

@@ -15,7 +15,7 @@ from ocais.errors import InvalidRecordError, OcaisError
 from ocais.ingest import ReaderContext
 from ocais.ingest.phenopacket import PhenopacketReader
 from ocais.schemas import Case, PhenotypeObservation, Sex
-from ocais.workflows.predicting import predict_case, predict_terms
+from ocais.workflows.predicting import predict_case, predict_terms, predict_text
 
 
 def parse_hpo_list(text: str) -> list[PhenotypeObservation]:
@@ -57,7 +57,11 @@ def predict(
         str | None,
         typer.Option(help="HPO ids instead of a file: HP:0001250,-HP:0000505 (- = absent)."),
     ] = None,
-    sex: Annotated[Sex, typer.Option(help="Patient sex (with --hpo).")] = Sex.UNKNOWN,
+    text: Annotated[
+        str | None,
+        typer.Option(help="A free-text description instead: 'seizures, no microcephaly'."),
+    ] = None,
+    sex: Annotated[Sex, typer.Option(help="Patient sex (with --hpo or --text).")] = Sex.UNKNOWN,
     age: Annotated[float | None, typer.Option(min=0, max=150, help="Age in years.")] = None,
     top: Annotated[int, typer.Option(min=1, max=500, help="Candidates to show.")] = 10,
     predictor_name: Annotated[
@@ -66,8 +70,8 @@ def predict(
 ) -> None:
     """Rank every known disease for a case and show why each candidate fits."""
     cli = state(ctx)
-    if (case_file is None) == (hpo is None):
-        err_console.print("[red]give either a case file or --hpo[/] (not both)")
+    if sum(x is not None for x in (case_file, hpo, text)) != 1:
+        err_console.print("[red]give one of a case file, --hpo or --text[/]")
         raise typer.Exit(code=2)
     try:
         kb = cli.knowledge
@@ -75,6 +79,10 @@ def predict(
         if case_file is not None:
             case = _case_from_file(case_file, ReaderContext(terms=kb))
             result = predict_case(predictor, case, top)
+        elif text is not None:
+            result = predict_text(
+                predictor, kb, text, sex=sex, age_years=age, top_k=top, source="cli"
+            )
         else:
             observations = [(o.id, o.excluded) for o in parse_hpo_list(hpo or "")]
             result = predict_terms(

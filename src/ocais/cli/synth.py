@@ -3,7 +3,6 @@ report and the release gate. Each command is a thin call into :mod:`ocais.synth`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -18,7 +17,6 @@ from rich.table import Table
 from ocais.cli.context import (
     CliState,
     JsonFlag,
-    ProgressUpdate,
     console,
     emit_json,
     err_console,
@@ -27,11 +25,14 @@ from ocais.cli.context import (
     state,
     wants_json,
 )
-from ocais.errors import ConfigError, OcaisError, ReleaseRefusedError, UnknownDiseaseError
-from ocais.knowledge import KnowledgeBase
+from ocais.errors import ConfigError, OcaisError, ReleaseRefusedError
 from ocais.learn.profiles import cases_sha256
-from ocais.schemas import Case
-from ocais.synth.phenopackets import check_out_dir, write_phenopackets
+from ocais.synth.phenopackets import check_out_dir
+from ocais.workflows.synthesis import (
+    read_labelled,
+    synthesize_from_cases,
+    synthesize_from_knowledge,
+)
 
 app = typer.Typer(
     help="Synthetic patients: generate, measure privacy and utility, release.",
@@ -48,34 +49,6 @@ TASK_LABELS = {
 # --- helpers shared with `ocais learn` -----------------------------------------------------------
 def task_label(task: str) -> str:
     return TASK_LABELS.get(task, task)
-
-
-def read_labelled(
-    path: Path, kb: KnowledgeBase, cli: CliState, what: str, update: ProgressUpdate | None
-) -> tuple[list[Case], int]:
-    """Cases with a confirmed diagnosis under ``path`` and the number of records skipped.
-
-    Raises ``ConfigError`` when the path is missing or holds no usable case."""
-    from ocais.evaluate.benchmark import read_cases
-
-    if not path.exists():
-        raise ConfigError(f"{what} {path} does not exist", hint="pass a phenopacket folder or file")
-    cases, skipped = read_cases(path, kb, workers=cli.settings.workers, progress=update)
-    if not cases:
-        raise ConfigError(
-            f"{what} {path} holds no phenopacket with a confirmed diagnosis "
-            f"({len(skipped)} records skipped)",
-            hint="point to phenopackets whose interpretation is SOLVED",
-        )
-    return cases, len(skipped)
-
-
-def knowledge_info(kb: KnowledgeBase) -> dict[str, Any]:
-    return {
-        "hpo_version": kb.version,
-        "annotations_version": kb.release.get("annotations_version"),
-        "content_hash": kb.release.get("content_hash"),
-    }
 
 
 def _options(**values: Any) -> Any:
@@ -130,8 +103,6 @@ def from_cases_command(
 ) -> None:
     """Synthesize patients from real cases: per-disease profiles counted from SOURCE, never a
     copy of a source patient. Writes Phenopacket v2 files and a manifest."""
-    from ocais.synth.generate import from_cases
-
     cli = state(ctx)
     as_json = wants_json(cli, json_output)
     try:
@@ -142,45 +113,23 @@ def from_cases_command(
             min_cases=min_cases,
             multiplier=multiplier,
         )
-        check_out_dir(out, overwrite=overwrite)
-        kb = cli.knowledge
+        _ = cli.knowledge  # loaded with its spinner, before the progress display
         with progress_bar(as_json, task_label) as update:
-            real, n_skipped = read_labelled(source, kb, cli, "source", update)
-            started = time.perf_counter()
-            cases = from_cases(real, kb, options, source=str(source), progress=update)
-            seconds = time.perf_counter() - started
-        if not cases:
-            raise ConfigError(
-                "no synthetic patient was generated (every draw was too close to a source case "
-                "or every disease was left out)",
-                hint="lower --min-cases or use a source with more cases per disease",
+            done = synthesize_from_cases(
+                cli.services, source, out, options, overwrite=overwrite, progress=update
             )
-        params = dict(cases[0].provenance.parameters)
-        manifest = {
-            "generator": "from-cases",
-            "dataset_id": params.get("dataset_id"),
-            "source": {
-                "path": str(source),
-                "cases_sha256": params.get("source_sha256"),
-                "n_cases": len(real),
-                "n_skipped": n_skipped,
-            },
-            "parameters": params,
-            "options": options.model_dump(mode="json"),
-            "knowledge": knowledge_info(kb),
-        }
-        manifest_path = write_phenopackets(cases, out, manifest, overwrite=overwrite)
     except OcaisError as exc:
         raise fail(exc) from exc
+    params = done.parameters
     summary = {
         "out": str(out),
-        "manifest": str(manifest_path),
+        "manifest": str(done.manifest_path),
         "dataset_id": params.get("dataset_id"),
-        "n_cases": len(cases),
-        "n_diseases": len({d.disease_id for c in cases for d in c.diagnoses}),
-        "n_source_cases": len(real),
-        "n_skipped": n_skipped,
-        "cases_per_second": round(len(cases) / seconds, 1) if seconds > 0 else None,
+        "n_cases": len(done.cases),
+        "n_diseases": len({d.disease_id for c in done.cases for d in c.diagnoses}),
+        "n_source_cases": done.n_source_cases,
+        "n_skipped": done.n_skipped,
+        "cases_per_second": round(len(done.cases) / done.seconds, 1) if done.seconds else None,
         "small_groups_from_knowledge": params.get("small_groups_from_knowledge", 0),
         "small_groups_left_out": params.get("small_groups_left_out", 0),
         "dropped_too_close": params.get("dropped_too_close", 0),
@@ -221,54 +170,26 @@ def from_knowledge_command(
 ) -> None:
     """Synthesize patients of annotated diseases from the HPO annotations alone (no real case
     involved). Writes Phenopacket v2 files and a manifest."""
-    from ocais.synth.generate import annotated_diseases, from_knowledge
-
     cli = state(ctx)
     as_json = wants_json(cli, json_output)
+    every = diseases.strip().lower() == "all"
+    chosen = None if every else [d.strip() for d in diseases.split(",") if d.strip()]
     try:
         options = _options(seed=seed, per_disease=per_disease)
-        check_out_dir(out, overwrite=overwrite)
-        kb = cli.knowledge
-        every = diseases.strip().lower() == "all"
-        if every:
-            ids = annotated_diseases(kb)
-        else:
-            ids = list(dict.fromkeys(d.strip() for d in diseases.split(",") if d.strip()))
-            unknown = [d for d in ids if not kb.has_disease(d)]
-            if unknown:
-                raise UnknownDiseaseError(
-                    f"unknown disease id{'s' if len(unknown) > 1 else ''} "
-                    f"{', '.join(unknown)}: not annotated in HPO {kb.version}",
-                    hint="use OMIM:…, ORPHA:… or DECIPHER:… ids of annotated diseases "
-                    "(`ocais knowledge disease ID` shows one)",
-                )
+        _ = cli.knowledge  # loaded with its spinner, before the progress display
         with progress_bar(as_json, task_label) as update:
-            started = time.perf_counter()
-            cases = from_knowledge(ids, kb, options, progress=update)
-            seconds = time.perf_counter() - started
-        params = dict(cases[0].provenance.parameters) if cases else {}
-        manifest = {
-            "generator": "from-knowledge",
-            "dataset_id": params.get("dataset_id"),
-            "source": {
-                "annotations": kb.release.get("annotations_version", kb.version),
-                "content_hash": params.get("source_sha256"),
-                "diseases": "all" if every else ids,
-            },
-            "parameters": params,
-            "options": options.model_dump(mode="json"),
-            "knowledge": knowledge_info(kb),
-        }
-        manifest_path = write_phenopackets(cases, out, manifest, overwrite=overwrite)
+            done = synthesize_from_knowledge(
+                cli.services, chosen, out, options, overwrite=overwrite, progress=update
+            )
     except OcaisError as exc:
         raise fail(exc) from exc
     summary = {
         "out": str(out),
-        "manifest": str(manifest_path),
-        "dataset_id": params.get("dataset_id"),
-        "n_cases": len(cases),
-        "n_diseases": len(ids),
-        "cases_per_second": round(len(cases) / seconds, 1) if seconds > 0 else None,
+        "manifest": str(done.manifest_path),
+        "dataset_id": done.parameters.get("dataset_id"),
+        "n_cases": len(done.cases),
+        "n_diseases": len(done.disease_ids),
+        "cases_per_second": round(len(done.cases) / done.seconds, 1) if done.seconds else None,
         "seed": seed,
     }
     _print_summary(summary, as_json, "Synthetic patients from the knowledge base")
@@ -291,9 +212,9 @@ def _build_report(
 
     kb = cli.knowledge
     with progress_bar(as_json, task_label) as update:
-        synthetic, _ = read_labelled(synth, kb, cli, "synthetic set", update)
-        real, _ = read_labelled(source, kb, cli, "source", update)
-        held, _ = read_labelled(holdout, kb, cli, "holdout", update)
+        synthetic, _ = read_labelled(cli.services, synth, "synthetic set", update)
+        real, _ = read_labelled(cli.services, source, "source", update)
+        held, _ = read_labelled(cli.services, holdout, "holdout", update)
     sources: dict[str, Any] = {
         "synthetic": str(synth),
         "source": str(source),

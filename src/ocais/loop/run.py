@@ -44,6 +44,7 @@ from ocais.loop.split import split_cases
 from ocais.predict.phenotype import PhenotypeRanker
 from ocais.schemas import Case
 from ocais.synth.generate import from_cases
+from ocais.synth.manifest import synthetic_manifest
 from ocais.synth.phenopackets import check_out_dir, write_phenopackets
 from ocais.synth.privacy import SynthReport, build_report, report_json
 from ocais.synth.release import GateResult, check_gate, files_digest, phenopacket_files, release
@@ -198,7 +199,20 @@ def run_loop_on_cases(
                 hint="lower synth.min_distance or min_cases, or use more training cases",
             )
         synth_dir = out / OUTPUTS["synthetic"]
-        write_phenopackets(synthetic, synth_dir, _manifest(synthetic[0], config))
+        manifest = synthetic_manifest(
+            synthetic,
+            kb,
+            synth_options,
+            generator="from-cases",
+            source={
+                "path": str(config.source),
+                "cases_sha256": synthetic[0].provenance.parameters.get("source_sha256"),
+                "n_cases": len(train),
+                "split": "train",
+            },
+            extra={"loop": {"seed": config.seed, "split": config.split.model_dump(mode="json")}},
+        )
+        write_phenopackets(synthetic, synth_dir, manifest)
     with clock.stage("report"):
         report = build_report(
             synthetic,
@@ -324,21 +338,6 @@ def _write_split(path: Path, config: LoopConfig, train: list[Case], holdout: lis
         "holdout": [c.external_id or c.id for c in holdout],
     }
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
-
-
-def _manifest(first: Case, config: LoopConfig) -> dict[str, Any]:
-    params = first.provenance.parameters
-    return {
-        "generator": params.get("generator"),
-        "dataset_id": params.get("dataset_id"),
-        "source": str(config.source),
-        "source_sha256": params.get("source_sha256"),
-        "seed": params.get("seed"),
-        "epsilon": params.get("epsilon"),
-        "options": params.get("options"),
-        "knowledge_version": first.provenance.knowledge_version,
-        "loop": {"seed": config.seed, "split": config.split.model_dump(mode="json")},
-    }
 
 
 def _provenance(

@@ -79,3 +79,28 @@ def predict_terms(
 def predict_case(predictor: Predictor, case: Case, top_k: int = 10) -> Prediction:
     """Rank every disease for a full case (a phenopacket file, a stored case)."""
     return predictor.predict(case, top_k)
+
+
+def text_observations(knowledge: KnowledgeBase, text: str) -> list[tuple[str, bool]]:
+    """(term id, excluded) pairs of the patient's own, certain findings in a free text, read by
+    the concept recognizer of ``ocais.ingest.text`` (family and uncertain mentions left out)."""
+    from ocais.ingest.text import extract_phenotypes, to_observations
+
+    return [(o.id, o.excluded) for o in to_observations(extract_phenotypes(text, knowledge))]
+
+
+def predict_text(
+    predictor: Predictor,
+    knowledge: KnowledgeBase,
+    text: str,
+    *,
+    sex: Sex = Sex.UNKNOWN,
+    age_years: float | None = None,
+    top_k: int = 10,
+    source: str = "api",
+) -> Prediction:
+    """Rank every disease for a clinician's free-text description."""
+    observed, excluded = resolve_terms(
+        knowledge, text_observations(knowledge, text), from_text=True
+    )
+    return predictor.predict(query_case(observed, excluded, sex, age_years, source=source), top_k)
