@@ -241,8 +241,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "body": {"prediction_id": "{id}", "rating": 4},
         "anonymous": 401,
         "clinician/own": 201,
-        "clinician/other": 403,
-        "researcher": 403,
+        "clinician/other": 404,  # someone else's prediction: as if it did not exist
+        "researcher": 403,  # the role gives no feedback
         "admin": 201,
         "clinician/missing": 404,
     },

@@ -70,8 +70,9 @@ def test_bad_feedback(api: Api, body: dict[str, Any], status: int, code: str) ->
 def test_feedback_roles(api: Api) -> None:
     pid = api.predict(name="clinician")["prediction_id"]
     body = {"prediction_id": pid, "rating": 4}
-    assert_envelope(give(api, body, "clinician2"), 403, "forbidden")  # not their prediction
-    assert_envelope(give(api, body, "researcher"), 403, "forbidden")
+    # not their prediction: answered like a missing one (its id cannot be probed)
+    assert_envelope(give(api, body, "clinician2"), 404, "not_found")
+    assert_envelope(give(api, body, "researcher"), 403, "forbidden")  # the role gives none
     assert give(api, body, "admin1").status_code == 201
     assert_envelope(api.client.post("/api/v1/feedback", json=body), 401)
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from ocais.errors import InvalidRecordError, NotFoundError, UnknownDiseaseError
 from ocais.knowledge import KnowledgeBase
 from ocais.serve.accounts import Principal
-from ocais.serve.errors import ApiError
 from ocais.serve.schemas.feedback import FeedbackCreate, FeedbackOut
 from ocais.store.service_models import FeedbackRecord, PredictionRecord
 from ocais.store.service_repo import ServiceRepository
@@ -37,14 +36,14 @@ class FeedbackService:
 
     def add(self, principal: Principal, body: FeedbackCreate) -> FeedbackOut:
         prediction = self.store.get_prediction(body.prediction_id)
-        if prediction is None:
+        theirs = prediction is not None and (
+            principal.has_role("admin") or prediction.user_id == principal.user_id
+        )
+        if prediction is None or not theirs:  # someone else's: answered as if it did not exist
             raise NotFoundError(
-                f"no prediction with id {body.prediction_id!r}",
-                hint="use the prediction_id that /api/v1/predict returned",
-            )
-        if not principal.has_role("admin") and prediction.user_id != principal.user_id:
-            raise ApiError(
-                403, "forbidden", "feedback is given by whoever asked for the prediction"
+                f"no prediction with id {body.prediction_id!r} that you asked for",
+                hint="use the prediction_id that /api/v1/predict returned to you; feedback is "
+                "given by whoever asked for the prediction",
             )
         if body.comment is not None and len(body.comment) > self.max_comment_chars:
             raise InvalidRecordError(
