@@ -128,8 +128,11 @@ def tiny_release(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_kb(tiny_release: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     from ocais.knowledge import load_knowledge
+    from ocais.knowledge.mondo import tiny_table
 
-    return load_knowledge(tiny_release, tmp_path / "cache")
+    # no MONDO grouping here (the packaged table maps ORPHA:100003 to a real disease);
+    # grouping is tested with tests/predict/test_groups.py's own table
+    return load_knowledge(tiny_release, tmp_path / "cache", mondo=tiny_table([]))
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,11 @@ class Finding(_Model):
     hpo_ids: list[HpoId] = Field(
         default_factory=list, description="HPO terms this code maps to (via ontology xrefs)"
     )
+    mondo_id: str | None = Field(
+        default=None,
+        description="The MONDO disease a condition code (ICD-10-CM, SNOMED CT) is an exact "
+        "match of, if any",
+    )
 
 
 class Note(_Model):
@@ -170,13 +175,41 @@ class Disease(_Model):
     knowledge_version: str | None = None
 
 
+class DiseaseLink(_Model):
+    """A public page about a disease (MONDO, OMIM, Orphanet)."""
+
+    label: str = Field(description="The id the page is about, e.g. OMIM:154700")
+    url: str
+
+
+class GroupMember(_Model):
+    """One catalogue entry (OMIM, ORPHA, ...) of a candidate disease."""
+
+    id: Curie
+    name: str
+    score: float | None = Field(default=None, description="The entry's own score, if ranked")
+    url: str | None = None
+
+
 class Candidate(_Model):
-    disease_id: Curie
+    """One disease of a differential. Entries that MONDO says are one disease (an OMIM entry
+    and its Orphanet twin) are one candidate: ``disease_id`` is the best-scoring of them."""
+
+    disease_id: Curie = Field(description="The best-scoring entry of this disease")
     name: str
     rank: int = Field(ge=1)
     score: float
-    probability: float | None = Field(default=None, ge=0, le=1)
+    probability: float | None = Field(
+        default=None, ge=0, le=1, description="Over diseases (MONDO groups), not entries"
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)
+    mondo_id: str | None = Field(
+        default=None, description="The MONDO disease; None when MONDO has no exact match"
+    )
+    members: list[GroupMember] = Field(
+        default_factory=list, description="The disease's entries that were ranked, best first"
+    )
+    links: list[DiseaseLink] = Field(default_factory=list, description="MONDO, OMIM, Orphanet")
 
 
 class NextPhenotype(_Model):
@@ -207,6 +240,9 @@ class Prediction(_Model):
         ids = [c.disease_id for c in value]
         if len(ids) != len(set(ids)):
             raise ValueError("candidates must not repeat a disease id")
+        mondo = [c.mondo_id for c in value if c.mondo_id is not None]
+        if len(mondo) != len(set(mondo)):
+            raise ValueError("candidates must not repeat a MONDO disease")
         if any(a.score < b.score for a, b in itertools.pairwise(value)):
             raise ValueError("candidates must be sorted by descending score")
         return value

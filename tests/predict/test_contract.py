@@ -96,6 +96,13 @@ def check_contract(predictor: Predictor, kb: Any, cases: Sequence[Case], top_k: 
         scores = [c.score for c in prediction.candidates]
         assert len(ids) <= top_k
         assert len(ids) == len(set(ids)), "no duplicate diseases"
+        groups = [kb.disease_group(d) for d in ids]
+        assert len(groups) == len(set(groups)), "no two candidates of one MONDO disease"
+        for candidate in prediction.candidates:
+            assert candidate.members and candidate.members[0].id == candidate.disease_id
+            assert {kb.disease_group(m.id) for m in candidate.members} == {
+                kb.disease_group(candidate.disease_id)
+            }
         # a predictor may rank diseases it learned from cases (it lists them in disease_ids)
         learned = set(getattr(predictor, "disease_ids", ()))
         assert all(kb.has_disease(d) or d in learned for d in ids), "every candidate is known"
@@ -116,10 +123,18 @@ def check_contract(predictor: Predictor, kb: Any, cases: Sequence[Case], top_k: 
         matrix = predictor.score_cases(cases)
         assert matrix.shape == (len(cases), len(predictor.disease_ids))
         index = {d: i for i, d in enumerate(predictor.disease_ids)}
+        grouping = getattr(predictor, "disease_groups", None)
         for row, prediction in zip(matrix, predictions, strict=True):
             if prediction.candidates:
                 top = prediction.candidates[0]
-                assert row[index[top.disease_id]] == np.max(row), "top candidate has the max"
+                if grouping is None:
+                    assert row[index[top.disease_id]] == np.max(row), "top candidate has the max"
+                else:  # the top disease has the best group score, its entry the best in it
+                    group_scores = grouping.scores(row)
+                    best = grouping.index[kb.disease_group(top.disease_id)]
+                    assert group_scores[best] == np.max(group_scores), "top disease has the max"
+                    rows = grouping.members(best)
+                    assert row[index[top.disease_id]] == np.max(row[rows])
             else:
                 assert not np.isfinite(row).any(), "no candidate → no finite score"
 

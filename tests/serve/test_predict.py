@@ -187,3 +187,16 @@ def test_prediction_and_audit_row_are_one_transaction(
     assert store.count_predictions() == 1
     last = store.list_audit(limit=1)[0]
     assert (last.action, last.status, last.request_id) == ("predict", 503, error["request_id"])
+
+
+def test_unmapped_spans_are_answered_next_to_mentions(
+    make_app: AppFactory, tiny_kb: KnowledgeBase
+) -> None:
+    pytest.importorskip("ocais.ingest.text")
+    from ocais.serve.predicting import default_text_extractor
+
+    for api in open_api(make_app(text_extractor=default_text_extractor(tiny_kb))):
+        result = api.predict(text="Seizures and hepatomegalie.", case=None)
+        assert [m["id"] for m in result["mentions"]] == ["HP:0001250"]
+        [span] = result["unmapped"]
+        assert span["text"] == "hepatomegalie" and isinstance(span["suggestions"], list)

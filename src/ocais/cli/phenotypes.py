@@ -45,41 +45,62 @@ def extract(
     max_chars: Annotated[
         int, typer.Option(min=1, help="Longest text accepted, in characters.")
     ] = 100_000,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="Language of the note (en, de, es, fr, it, pt, ja, zh); default: detect."
+        ),
+    ] = None,
 ) -> None:
-    """Find HPO terms in a clinical text: span, and whether negated, familial or uncertain."""
-    from ocais.ingest.text import extract_phenotypes
+    """Find HPO terms in a clinical text: span, and whether negated, familial or uncertain.
+
+    Notes in German, Spanish, French, Italian, Portuguese, Japanese and Chinese are read with
+    HPO's translations (the language is detected). Clinical-looking words that match no term are
+    listed as unmapped, with "did you mean" suggestions.
+    """
+    from ocais.ingest.text import extract_text
 
     cli = state(ctx)
     content = _read_text(text, max_chars)
     kb = cli.knowledge
     try:
-        mentions = extract_phenotypes(content, kb, max_chars=max_chars)
+        extraction = extract_text(content, kb, max_chars=max_chars, language=language)
     except OcaisError as exc:
         raise fail(exc) from exc
+    except ValueError as exc:  # an unknown --language
+        raise typer.BadParameter(str(exc), param_hint="--language") from exc
     if cli.json_output:
-        emit_json([m.model_dump() for m in mentions])
+        emit_json(extraction.model_dump())
         return
+    mentions = extraction.mentions
     if not mentions:
-        console.print(f"No HPO term found (HPO {kb.version}).")
-        return
-    table = Table(
-        "HPO id",
-        "label",
-        "excluded",
-        "family",
-        "uncertain",
-        "span",
-        "matched text",
-        title=f"Phenotypes in the text (HPO {kb.version})",
-    )
-    for m in mentions:
-        table.add_row(
-            m.id,
-            escape(m.label),
-            _YES if m.excluded else "",
-            _YES if m.family else "",
-            _YES if m.uncertain else "",
-            f"{m.start}-{m.end}",
-            escape(m.text),
+        console.print(f"No HPO term found (HPO {kb.version}, language {extraction.language}).")
+    else:
+        table = Table(
+            "HPO id",
+            "label",
+            "excluded",
+            "family",
+            "uncertain",
+            "span",
+            "matched text",
+            title=f"Phenotypes in the text (HPO {kb.version}, language {extraction.language})",
         )
-    console.print(table)
+        for m in mentions:
+            written = escape(m.text) + ("" if m.confidence >= 1 else f" (typo? {m.confidence:.1f})")
+            table.add_row(
+                m.id,
+                escape(m.label),
+                _YES if m.excluded else "",
+                _YES if m.family else "",
+                _YES if m.uncertain else "",
+                f"{m.start}-{m.end}",
+                written,
+            )
+        console.print(table)
+    if extraction.unmapped:
+        console.print("[bold]Unmapped[/] (no HPO term recognized):")
+        for span in extraction.unmapped:
+            guesses = ", ".join(f"{escape(s.label)} ({s.id})" for s in span.suggestions)
+            hint = f" — did you mean: {guesses}?" if guesses else ""
+            console.print(f"  {escape(span.text)!r} at {span.start}-{span.end}{hint}")

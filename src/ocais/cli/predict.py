@@ -95,14 +95,25 @@ def predict(
         return
     for warning in result.warnings:
         err_console.print(f"[yellow]• {escape(warning)}[/]")
-    table = Table("#", "disease", "name", "score", "prob.", "matched", title="Differential")
-    for c in result.candidates:
+    table = Table(
+        "#", "disease", "name", "entries", "score", "prob.", "matched", title="Differential"
+    )
+    for c in result.candidates:  # one row per disease (MONDO), its entries best first
         matched = ", ".join(m["patient_label"] for m in c.evidence.get("matched", [])[:4])
         prob = "" if c.probability is None else f"{c.probability:.1%}"
+        entries = ", ".join(m.id for m in c.members) or c.disease_id
         table.add_row(
-            str(c.rank), c.disease_id, escape(c.name), f"{c.score:.2f}", prob, escape(matched)
+            str(c.rank),
+            c.mondo_id or c.disease_id,
+            escape(c.name),
+            entries,
+            f"{c.score:.2f}",
+            prob,
+            escape(matched),
         )
     console.print(table)
+    if any(c.mondo_id for c in result.candidates):
+        console.print("[dim]Pages: https://monarchinitiative.org/MONDO:… · omim.org · orpha.net[/]")
     if result.next_phenotypes:
         console.print(
             "[bold]Check next:[/] "

@@ -1,6 +1,11 @@
 """The benchmark runner: rank the true diagnosis of every phenopacket, for each predictor.
 
-Truth is a case's diagnoses with status ``confirmed``. A predictor that implements
+Truth is a case's diagnoses with status ``confirmed``. Two ranks are reported per case: the
+*grouped* rank (``rank``; the headline ``metrics``) of the truth's MONDO disease among diseases,
+where a hit on any entry of that disease counts and each disease is listed once — what a
+clinician reads in the differential — and the *strict* rank (``strict_rank``; ``strict``
+metrics) of the true entry itself among all entries, as before MONDO grouping
+(docs/decisions/0010). A predictor that implements
 :class:`~ocais.predict.base.DiseaseScorer` scores every disease at once, so the true disease's rank
 is exact over all of its ``disease_ids`` (ties pessimistic); any other predictor is asked for its
 top 50 and the truth is ranked inside that list (a miss beyond it). Only predictor calls are
@@ -28,6 +33,7 @@ from ocais.ingest.base import ReaderContext
 from ocais.ingest.phenopacket import PhenopacketReader
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.base import DiseaseScorer, Predictor, predict_many
+from ocais.predict.groups import DiseaseGroups
 from ocais.schemas import Case
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -167,13 +173,14 @@ def _evaluate(
     ids = list(scorer.disease_ids) if scorer is not None else []
     index = {disease_id: i for i, disease_id in enumerate(ids)}
     known = _known_ids(predictor)
+    groups = _groups_of(scorer, knowledge) if scorer is not None else None
     for batch in _batches(cases, batch_size):
-        if scorer is not None:
+        if scorer is not None and groups is not None:
             seconds, found = _score_batch(
                 label,
                 scorer,
                 batch,
-                (ids, index),
+                (ids, index, groups, knowledge),
                 n_saved,
                 probabilities if callable(probabilities) else None,
             )
@@ -192,15 +199,23 @@ def _evaluate(
     return outcomes, elapsed, source
 
 
+def _groups_of(scorer: DiseaseScorer, knowledge: KnowledgeBase) -> DiseaseGroups:
+    """The scorer's own grouping of its entries, else one built from the knowledge base."""
+    found = getattr(scorer, "disease_groups", None)
+    if isinstance(found, DiseaseGroups):
+        return found
+    return DiseaseGroups.build(knowledge, list(scorer.disease_ids))
+
+
 def _score_batch(
     label: str,
     scorer: DiseaseScorer,
     batch: Sequence[Case],
-    diseases: tuple[list[str], dict[str, int]],
+    diseases: tuple[list[str], dict[str, int], DiseaseGroups, KnowledgeBase],
     n_saved: int,
     probabilities: Callable[[np.ndarray], np.ndarray] | None,
 ) -> tuple[float, list[CaseOutcome]]:
-    ids, index = diseases
+    ids, index, groups, knowledge = diseases
     started = time.perf_counter()
     scores = np.asarray(scorer.score_cases(batch), dtype=np.float64)
     seconds = time.perf_counter() - started
@@ -209,18 +224,29 @@ def _score_batch(
             f"predictor {label!r} returned scores of shape {scores.shape}, "
             f"expected {(len(batch), len(ids))}"
         )
-    probs = np.asarray(probabilities(scores), dtype=np.float64) if probabilities else None
+    group_scores = groups.scores(scores)
+    probs = np.asarray(probabilities(group_scores), dtype=np.float64) if probabilities else None
     outcomes = []
     for row, case in enumerate(batch):
         truth = confirmed_truth(case)
         positions = [index[d] for d in truth if d in index]
-        rank = pessimistic_rank(scores[row], positions) if positions else None
-        best = top_indices(scores[row], n_saved)
+        strict = pessimistic_rank(scores[row], positions) if positions else None
+        truth_groups = groups.positions(truth, knowledge)
+        rank = pessimistic_rank(group_scores[row], truth_groups) if truth_groups else None
+        best = top_indices(group_scores[row], n_saved)
         probability = None
         if probs is not None and best.size and np.isfinite(probs[row, best[0]]):
             probability = float(np.clip(probs[row, best[0]], 0.0, 1.0))
-        top = [(ids[j], float(scores[row, j])) for j in best]
-        outcomes.append(_outcome(label, case, truth, bool(positions), rank, top, probability))
+        top = [
+            (ids[int(groups.ranked_members(int(g), scores[row])[0])], float(group_scores[row, g]))
+            for g in best
+        ]
+        outcome = _outcome(label, case, truth, bool(truth_groups), rank, top, probability)
+        outcome.strict_rank = strict
+        outcome.strict_covered = bool(positions)
+        outcome.truth_groups = [knowledge.disease_group(d) for d in truth]
+        outcome.top_groups = [groups.group_ids[int(g)] for g in best]
+        outcomes.append(outcome)
     return seconds, outcomes
 
 
@@ -240,15 +266,22 @@ def _rank_batch(
     for case, prediction in zip(batch, predictions, strict=True):
         truth = confirmed_truth(case)
         candidates = prediction.candidates
-        positions = [i for i, c in enumerate(candidates) if c.disease_id in truth]
+        wanted = {knowledge.disease_group(d) for d in truth}
+        found = [c.mondo_id or knowledge.disease_group(c.disease_id) for c in candidates]
+        positions = [i for i, g in enumerate(found) if g in wanted]
+        strict_positions = [i for i, c in enumerate(candidates) if c.disease_id in truth]
         scores = [c.score for c in candidates]
         rank = pessimistic_rank(scores, positions) if positions else None
+        strict = pessimistic_rank(scores, strict_positions) if strict_positions else None
         covered = any(d in known if known is not None else knowledge.has_disease(d) for d in truth)
         top = [(c.disease_id, c.score) for c in candidates[:n_saved]]
         probability = candidates[0].probability if candidates else None
-        outcomes.append(
-            _outcome(label, case, truth, covered or rank is not None, rank, top, probability)
-        )
+        outcome = _outcome(label, case, truth, covered or rank is not None, rank, top, probability)
+        outcome.strict_rank = strict
+        outcome.strict_covered = covered or strict is not None
+        outcome.truth_groups = sorted(wanted)
+        outcome.top_groups = found[:n_saved]
+        outcomes.append(outcome)
     return seconds, outcomes
 
 

@@ -35,9 +35,26 @@ class CaseOutcome(_Model):
     n_excluded: int
     truth: list[str]
     covered: bool = Field(description="The predictor knows (one of) the true diseases")
-    rank: int | None = Field(description="Pessimistic rank of the best true disease; None = miss")
+    rank: int | None = Field(
+        description="Grouped: pessimistic rank of the true disease among MONDO diseases (a hit "
+        "on any entry of the truth's group counts); None = miss"
+    )
     top: list[tuple[str, float]] = Field(
-        default_factory=list, description="Best candidates as (disease id, score), best first"
+        default_factory=list,
+        description="Best diseases as (entry id, score), best first: one per MONDO disease, "
+        "named by its best-scoring member entry (OMIM:/ORPHA:); top_groups has their groups",
+    )
+    truth_groups: list[str] = Field(
+        default_factory=list, description="MONDO id of each truth (the id itself if unmapped)"
+    )
+    top_groups: list[str] = Field(
+        default_factory=list, description="MONDO id (or entry id if unmapped) per `top` row"
+    )
+    strict_rank: int | None = Field(
+        default=None, description="Strict: rank of the true entry itself among all entries"
+    )
+    strict_covered: bool = Field(
+        default=False, description="The predictor ranks the true entry itself"
     )
     probability: float | None = Field(
         default=None, description="Probability the predictor gave its top-1 candidate, if any"
@@ -82,9 +99,17 @@ class PredictorResult(_Model):
     )
     n_diseases: int | None = Field(default=None, description="Diseases the predictor ranks")
     ms_per_case: float
-    metrics: Metrics = Field(description="All cases; uncovered cases count as misses")
-    covered: Metrics = Field(description="Covered cases only")
+    metrics: Metrics = Field(
+        description="Grouped (a hit on any entry of the truth's MONDO disease, each disease "
+        "ranked once), all cases; uncovered cases count as misses"
+    )
+    strict: Metrics = Field(
+        default_factory=dict,
+        description="Strict (the true entry itself among all entries), all cases",
+    )
+    covered: Metrics = Field(description="Grouped, covered cases only")
     topk_curve: list[float] = Field(description="Top-k accuracy for k = 1..50, all cases")
+    topk_curve_strict: list[float] = Field(default_factory=list, description="Strict curve")
     topk_curve_covered: list[float]
     subgroups: dict[str, dict[str, Metrics]] = Field(
         description="Metrics by 'sex', 'age' and 'n_observed' group"

@@ -27,7 +27,9 @@ def render_report(result: BenchmarkResult) -> str:
         _summary_table(result),
         '<p class="note">Top-k and MRR as fractions of the cases; uncovered cases (diagnosis '
         "unknown to the predictor) count as misses in the <em>all cases</em> rows. Ties are "
-        "ranked pessimistically. Milliseconds per case time the predictor calls only.</p>",
+        "ranked pessimistically. <em>Grouped</em>: each MONDO disease is ranked once and a hit "
+        "on any of its entries (OMIM, ORPHA) counts; <em>strict</em>: the true entry itself "
+        "among all entries. Milliseconds per case time the predictor calls only.</p>",
         "<h2>Top-k accuracy</h2>",
         image(topk_curve_png(result), "top-k accuracy curve"),
     ]
@@ -95,7 +97,9 @@ def _summary_table(result: BenchmarkResult) -> str:
     rows = []
     for label, predictor in result.predictors.items():
         ms = predictor.ms_per_case
-        rows.append(_summary_row(label, "all cases", predictor.metrics, ms))
+        rows.append(_summary_row(label, "all cases, grouped", predictor.metrics, ms))
+        if predictor.strict:
+            rows.append(_summary_row(label, "all cases, strict", predictor.strict, ms))
         rows.append(_summary_row(label, "covered only", predictor.covered, ms, ' class="covered"'))
     return f'<table id="summary"><tr>{header}</tr>{"".join(rows)}</table>'
 

@@ -44,6 +44,8 @@ def summarize(
     """All metrics of one predictor from its per-case outcomes."""
     ranks: list[Rank] = [o.rank for o in outcomes]
     covered = [o.covered for o in outcomes]
+    strict_ranks: list[Rank] = [o.strict_rank for o in outcomes]
+    strict_covered = [o.strict_covered for o in outcomes]
     covered_ranks = [r for r, c in zip(ranks, covered, strict=True) if c]
     subgroups = {
         "sex": subgroup_metrics(ranks, covered, [o.sex for o in outcomes], SEX_GROUPS),
@@ -77,6 +79,8 @@ def summarize(
         n_diseases=n_diseases,
         ms_per_case=ms_per_case,
         metrics=ranking_metrics(ranks, covered),
+        strict=ranking_metrics(strict_ranks, strict_covered),
+        topk_curve_strict=topk_curve(strict_ranks, CURVE_MAX_K),
         covered=covered_metrics(ranks, covered),
         topk_curve=topk_curve(ranks, CURVE_MAX_K),
         topk_curve_covered=topk_curve(covered_ranks, CURVE_MAX_K),

@@ -36,6 +36,26 @@ class TermResolver(Protocol):
         ...
 
 
+@runtime_checkable
+class DiseaseResolver(Protocol):
+    """Optional capability of a term resolver: the MONDO disease of a condition code
+    (``KnowledgeBase`` implements it through its MONDO table)."""
+
+    def mondo_for_code(self, system: str, code: str) -> str | None: ...
+
+
+def condition_mondo_id(terms: object, codes: Sequence[tuple[str, str]]) -> str | None:
+    """The MONDO id of the first ``(system, code)`` (ICD-10-CM, SNOMED CT, ...) that MONDO has
+    an exact match for; ``None`` without one or without a resolver that can tell."""
+    if not isinstance(terms, DiseaseResolver):
+        return None
+    for system, code in codes:
+        found = terms.mondo_for_code(system, code)
+        if found is not None:
+            return found
+    return None
+
+
 @dataclass
 class ReaderContext:
     """What every reader is given: site name, optional term resolver and limits."""

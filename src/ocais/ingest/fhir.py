@@ -38,6 +38,7 @@ from ocais.ingest.base import (
     ReaderContext,
     Record,
     check_size,
+    condition_mondo_id,
     pseudonymous_source,
     sha256_text,
 )
@@ -384,6 +385,9 @@ class _Run:
         for system, code, _ in codes:
             hpo.update(dict.fromkeys(self._hpo(system, code)))
         system, code, display = codes[0]
+        mondo_id = None
+        if category is FindingCategory.CONDITION:
+            mondo_id = condition_mondo_id(self.context.terms, [(s, c) for s, c, _ in codes])
         return Finding(
             category=category,
             system=system,
@@ -394,6 +398,7 @@ class _Run:
             date=start,
             end_date=end,
             hpo_ids=list(hpo),
+            mondo_id=mondo_id,
         )
 
     def _hpo(self, system: str, code: str) -> list[str]:

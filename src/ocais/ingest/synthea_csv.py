@@ -36,7 +36,7 @@ from typing import Any, ClassVar, TextIO
 from pydantic import ValidationError
 
 from ocais.errors import InputTooLargeError, InvalidRecordError, UnsupportedFormatError
-from ocais.ingest.base import ReaderContext, Record, check_size
+from ocais.ingest.base import ReaderContext, Record, check_size, condition_mondo_id
 from ocais.ingest.deid import DeidConfig
 from ocais.ingest.deid.ages import top_code_ages
 from ocais.ingest.deid.keyed import pseudonymous_id, site_deid_config
@@ -399,6 +399,9 @@ class SyntheaCsvReader:
         is_snomed_condition = table.category is FindingCategory.CONDITION and system == "SNOMEDCT"
         if terms is not None and is_snomed_condition:
             hpo_ids = sorted(set(terms.hpo_for_xref("SNOMEDCT_US", code)))
+        mondo_id = None
+        if table.category is FindingCategory.CONDITION:
+            mondo_id = condition_mondo_id(terms, [(system, code)])
         try:
             return Finding(
                 category=table.category,
@@ -410,6 +413,7 @@ class SyntheaCsvReader:
                 date=_date(row, table.date, required=True),
                 end_date=None if table.end is None else _date(row, table.end, required=False),
                 hpo_ids=hpo_ids,
+                mondo_id=mondo_id,
             )
         except ValidationError as exc:  # in practice: a resolver returned a malformed HPO id
             error = exc.errors()[0]

@@ -20,13 +20,17 @@ from ocais.knowledge.compile import (
     load_compiled,
     save_compiled,
 )
+from ocais.knowledge.mondo import MondoDisease, MondoTable, disease_url
 
 __all__ = [
     "KnowledgeBase",
     "KnowledgeInfo",
+    "MondoDisease",
+    "MondoTable",
     "ReleaseFiles",
     "Term",
     "default_release_dir",
+    "disease_url",
     "find_release",
     "load_knowledge",
 ]
@@ -86,21 +90,26 @@ def _memoized_hash(files: ReleaseFiles, cache_dir: Path) -> str:
 
 
 def load_knowledge(
-    hpo_dir: Path | None = None, cache_dir: Path | None = None, *, rebuild: bool = False
+    hpo_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    *,
+    rebuild: bool = False,
+    mondo: MondoTable | None = None,
 ) -> KnowledgeBase:
     """Load a release: compiled cache if present (fast), else compile and cache it.
 
-    ``cache_dir=None`` compiles in memory without caching.
+    ``cache_dir=None`` compiles in memory without caching. ``mondo`` replaces the packaged
+    MONDO disease table (which is read lazily, on the first disease-identity lookup).
     """
     started = time.perf_counter()
     files = find_release(hpo_dir)
     if cache_dir is None:
-        kb = KnowledgeBase(compile_release(files, files.content_hash()))
+        kb = KnowledgeBase(compile_release(files, files.content_hash()), mondo=mondo)
     else:
         digest = _memoized_hash(files, cache_dir)
         target = cache_path(cache_dir, digest)
         if rebuild or not (target / "meta.json").is_file():
             save_compiled(compile_release(files, digest), target)
-        kb = KnowledgeBase(load_compiled(target), cache_dir=str(target))
+        kb = KnowledgeBase(load_compiled(target), cache_dir=str(target), mondo=mondo)
     kb.load_seconds = round(time.perf_counter() - started, 4)
     return kb

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from ocais.errors import UnknownDiseaseError, UnknownTermError
 from ocais.knowledge.compile import ASPECT_CODES, SEX_CODES, Compiled, load_compiled
+from ocais.knowledge.mondo import MondoTable
 from ocais.schemas import Disease, DiseasePhenotype, Sex
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
@@ -57,7 +58,11 @@ class KnowledgeInfo(BaseModel):
 class KnowledgeBase:
     """Read-only view of one compiled HPO release. Implements ingest's ``TermResolver``."""
 
-    def __init__(self, compiled: Compiled, *, cache_dir: str | None = None) -> None:
+    def __init__(
+        self, compiled: Compiled, *, cache_dir: str | None = None, mondo: MondoTable | None = None
+    ) -> None:
+        """``mondo`` replaces the packaged MONDO disease table (read lazily when not given)."""
+        self._mondo_given = mondo
         self._arrays = compiled.arrays
         self._strings = compiled.strings
         self.meta = compiled.meta
@@ -73,13 +78,13 @@ class KnowledgeBase:
     def __reduce__(self) -> tuple[Any, ...]:
         # Worker processes reopen the memory-mapped cache instead of copying the arrays.
         if self.cache_dir is not None:
-            return (_from_cache, (self.cache_dir,))
+            return (_from_cache, (self.cache_dir, self._mondo_given))
         compiled = Compiled(
             arrays={k: np.asarray(v) for k, v in self._arrays.items()},
             strings=self._strings,
             meta=self.meta,
         )
-        return (KnowledgeBase, (compiled,))
+        return (_from_compiled, (compiled, self._mondo_given))
 
     # --- versions ---------------------------------------------------------------------------
     @property
@@ -280,6 +285,46 @@ class KnowledgeBase:
     def has_disease(self, disease_id: str) -> bool:
         return disease_id in self.disease_index
 
+    # --- disease identity (MONDO) -------------------------------------------------------------
+    @cached_property
+    def mondo(self) -> MondoTable:
+        """The MONDO disease table (the packaged one unless another was given); read once."""
+        return self._mondo_given if self._mondo_given is not None else MondoTable.load()
+
+    def disease_group(self, disease_id: str) -> str:
+        """The disease an entry belongs to: its MONDO id, or the id itself when MONDO has no
+        exact match for it (then it is a group of one). A MONDO id is its own group."""
+        return self.mondo.mondo_of(disease_id) or disease_id
+
+    @cached_property
+    def _group_members(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for disease_id in self.disease_ids:  # sorted, so members come out sorted
+            groups.setdefault(self.disease_group(disease_id), []).append(disease_id)
+        return groups
+
+    def group_members(self, disease_id: str) -> list[str]:
+        """The annotated entries (OMIM, ORPHA, ...) of the disease group of ``disease_id`` (a
+        MONDO id or any member), sorted. Raises ``UnknownDiseaseError`` when none is annotated."""
+        members = self._group_members.get(self.disease_group(disease_id))
+        if members is None:
+            raise UnknownDiseaseError(
+                f"no annotated disease in the group of {disease_id}",
+                hint=f"not annotated in HPO annotations {self.meta['annotations_version']}",
+            )
+        return list(members)
+
+    def mondo_for_code(self, system: str, code: str) -> str | None:
+        """The MONDO disease of a condition code, e.g. ``("ICD10CM", "Q87.4")`` or
+        ``("SNOMEDCT", "19346006")`` (Marfan syndrome); ``None`` when MONDO has no exact match."""
+        return self.mondo.mondo_for_code(system, code)
+
+    def group_name(self, group_id: str) -> str:
+        """The MONDO label of a group, else the knowledge base's name of the entry."""
+        if group_id in self.mondo:
+            return self.mondo.label(group_id)
+        return self.disease_name(group_id)
+
     def info(self) -> KnowledgeInfo:
         namespaces: dict[str, int] = {}
         for disease_id in self.disease_ids:
@@ -306,5 +351,9 @@ class KnowledgeBase:
         )
 
 
-def _from_cache(cache_dir: str) -> KnowledgeBase:
-    return KnowledgeBase(load_compiled(Path(cache_dir)), cache_dir=cache_dir)
+def _from_cache(cache_dir: str, mondo: MondoTable | None = None) -> KnowledgeBase:
+    return KnowledgeBase(load_compiled(Path(cache_dir)), cache_dir=cache_dir, mondo=mondo)
+
+
+def _from_compiled(compiled: Compiled, mondo: MondoTable | None) -> KnowledgeBase:
+    return KnowledgeBase(compiled, mondo=mondo)

@@ -35,6 +35,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,6 +53,7 @@ from ocais.predict.evidence import (
     next_phenotypes,
     row_facts,
 )
+from ocais.predict.groups import DiseaseGroups, group_candidates, top_groups
 from ocais.predict.matrices import DEFAULT_NAMESPACES, DiseaseMatrices, build_matrices
 from ocais.predict.terms import CaseTerms, case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
@@ -159,6 +161,11 @@ class PhenotypeRanker:
     @property
     def disease_ids(self) -> Sequence[str]:
         return self.matrices.disease_ids
+
+    @cached_property
+    def disease_groups(self) -> DiseaseGroups:
+        """The ranked entries grouped by MONDO disease (built on first use)."""
+        return DiseaseGroups.build(self.kb, self.matrices.disease_ids, self.options.temperature)
 
     def score_cases(self, cases: Sequence[Case]) -> np.ndarray:
         scores = np.empty((len(cases), self.matrices.n_diseases))
@@ -313,21 +320,23 @@ class PhenotypeRanker:
         if terms.observed.size == 0:
             warnings.append("no observed HPO term that this release knows: nothing to rank")
         else:
-            order = self.matrices.top(scores, top_k).tolist()
+            groups = self.disease_groups
+            hits = top_groups(groups, scores, top_k, self.probabilities)
+            order = [int(hit.rows[0]) for hit in hits]
             posterior = self.probabilities(scores)[0]
             state = self._state
             context = case_context(state, terms)
             evidence = candidates_evidence(
                 state, context, order, self.row_facts, self.observed_log_lr
             )
-            for rank, row in enumerate(order, start=1):
+            names = self.matrices.disease_names
+            for rank, hit in enumerate(hits, start=1):
                 candidates.append(
                     Candidate(
-                        disease_id=self.matrices.disease_ids[row],
-                        name=self.matrices.disease_names[row],
+                        **group_candidates(groups, hit, scores, names),
                         rank=rank,
-                        score=round(float(scores[row]), 6),
-                        probability=float(posterior[row]),
+                        score=round(hit.score, 6),
+                        probability=hit.probability,
                         evidence=evidence[rank - 1],
                     )
                 )

@@ -23,6 +23,7 @@ the ``top_k`` returned diseases to explain their matches.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +33,7 @@ import scipy.sparse as sp
 from ocais import __version__
 from ocais.errors import ConfigError
 from ocais.knowledge import KnowledgeBase
+from ocais.predict.groups import DiseaseGroups, GroupHit, group_candidates, top_groups
 from ocais.predict.matrices import DEFAULT_NAMESPACES, build_matrices, expand_to_ancestors
 from ocais.predict.terms import case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
@@ -90,6 +92,11 @@ class ResnikPredictor:
     def disease_ids(self) -> Sequence[str]:
         return self._matrices.disease_ids
 
+    @cached_property
+    def disease_groups(self) -> DiseaseGroups:
+        """The ranked entries grouped by MONDO disease (built on first use)."""
+        return DiseaseGroups.build(self.kb, self._matrices.disease_ids)
+
     def score_cases(self, cases: Sequence[Case]) -> np.ndarray:
         """Scores (len(cases), len(disease_ids)); a row is all ``-inf`` for an empty case."""
         scores = np.full((len(cases), self._matrices.n_diseases), -np.inf)
@@ -110,9 +117,10 @@ class ResnikPredictor:
             candidates: list[Candidate] = []
             if query.observed.size:
                 scores = self._score(query.observed)
+                hits = top_groups(self.disease_groups, scores, top_k)
                 candidates = [
-                    self._candidate(query.observed, int(d), rank, float(scores[d]))
-                    for rank, d in enumerate(self._matrices.top(scores, top_k), start=1)
+                    self._candidate(query.observed, hit, rank, scores)
+                    for rank, hit in enumerate(hits, start=1)
                 ]
             else:
                 query.warnings.append(
@@ -164,14 +172,15 @@ class ResnikPredictor:
         scores[self._unscorable] = -np.inf
         return np.asarray(scores, dtype=np.float64)
 
-    def _candidate(self, terms: IntArray, disease: int, rank: int, score: float) -> Candidate:
-        m = self._matrices
+    def _candidate(
+        self, terms: IntArray, hit: GroupHit, rank: int, scores: FloatArray
+    ) -> Candidate:
+        names = self._matrices.disease_names
         return Candidate(
-            disease_id=m.disease_ids[disease],
-            name=m.disease_names[disease],
+            **group_candidates(self.disease_groups, hit, scores, names),
             rank=rank,
-            score=score,
-            evidence={"matched": self._matches(terms, disease)},
+            score=hit.score,
+            evidence={"matched": self._matches(terms, int(hit.rows[0]))},
         )
 
     def _matches(self, terms: IntArray, disease: int) -> list[dict[str, Any]]:

@@ -16,23 +16,35 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import TypeAdapter
 
 from ocais.errors import InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
 from ocais.schemas import PhenotypeObservation, Prediction, Sex
-from ocais.serve.schemas.predict import MentionOut, PredictInputOut, PredictRequest
+from ocais.serve.schemas.predict import (
+    MentionOut,
+    PredictInputOut,
+    PredictRequest,
+    SuggestionOut,
+    UnmappedOut,
+)
 from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
 from ocais.workflows.predicting import query_case, resolve_terms
 from ocais.workflows.types import Predictor
 
-#: Free text → (mentions, observations). Built from ``ocais.ingest.text`` by default.
-TextExtractor = Callable[[str], tuple[list[MentionOut], list[PhenotypeObservation]]]
+#: Free text → (mentions, observations[, unmapped spans]). Built from ``ocais.ingest.text`` by
+#: default; an extractor without the third item reports no unmapped spans.
+TextExtractor = Callable[
+    [str],
+    tuple[list[MentionOut], list[PhenotypeObservation]]
+    | tuple[list[MentionOut], list[PhenotypeObservation], list[UnmappedOut]],
+]
+Extracted = tuple[list[MentionOut], list[PhenotypeObservation], list[UnmappedOut]]
 
 _MENTIONS: TypeAdapter[list[MentionOut] | None] = TypeAdapter(list[MentionOut] | None)
+_UNMAPPED: TypeAdapter[list[UnmappedOut] | None] = TypeAdapter(list[UnmappedOut] | None)
 
 CacheKey = tuple[tuple[str, ...], tuple[str, ...], str, float | None, int]
 
@@ -40,13 +52,14 @@ CacheKey = tuple[tuple[str, ...], tuple[str, ...], str, float | None, int]
 def default_text_extractor(knowledge: KnowledgeBase) -> TextExtractor | None:
     """The concept recognizer of ``ocais.ingest.text`` (built once), or ``None`` without it."""
     try:
-        from ocais.ingest.text import ConceptRecognizer, extract_phenotypes, to_observations
+        from ocais.ingest.text import ConceptRecognizer, extract_text, to_observations
     except ImportError:
         return None
     recognizer = ConceptRecognizer(knowledge)
+    recognizer.spelling()  # built now rather than on the first request
 
-    def extract(text: str) -> tuple[list[MentionOut], list[PhenotypeObservation]]:
-        found: Sequence[Any] = extract_phenotypes(text, recognizer, max_chars=len(text) + 1)
+    def extract(text: str) -> Extracted:
+        found = extract_text(text, recognizer, max_chars=len(text) + 1)
         mentions = [
             MentionOut(
                 id=m.id,
@@ -57,10 +70,22 @@ def default_text_extractor(knowledge: KnowledgeBase) -> TextExtractor | None:
                 excluded=bool(m.excluded),
                 family=bool(m.family),
                 uncertain=bool(m.uncertain),
+                confidence=m.confidence,
             )
-            for m in found
+            for m in found.mentions
         ]
-        return mentions, list(to_observations(found))
+        unmapped = [
+            UnmappedOut(
+                text=u.text,
+                start=u.start,
+                end=u.end,
+                suggestions=[
+                    SuggestionOut(id=s.id, label=s.label, score=s.score) for s in u.suggestions
+                ],
+            )
+            for u in found.unmapped
+        ]
+        return mentions, list(to_observations(found.mentions)), unmapped
 
     return extract
 
@@ -97,6 +122,7 @@ class ServedPrediction:
     input: PredictInputOut
     prediction_json: bytes
     record: PredictionRecord
+    unmapped: list[UnmappedOut] | None = None
 
     def response_json(self) -> bytes:
         """The body of the API answer (``PredictResponse``), assembled from encoded parts."""
@@ -106,6 +132,8 @@ class ServedPrediction:
                 self.prediction_id.encode(),  # a UUID: nothing to escape
                 b'","mentions":',
                 _MENTIONS.dump_json(self.mentions),
+                b',"unmapped":',
+                _UNMAPPED.dump_json(self.unmapped),
                 b',"input":',
                 self.input.__pydantic_serializer__.to_json(self.input),
                 b',"prediction":',
@@ -150,9 +178,9 @@ class PredictionService:
         # (id, excluded) pairs: the ids were validated with the request (or by the extractor)
         given = request.case.phenotypes if request.case else []
         observations = [(p.id, p.excluded) for p in given]
-        mentions = None
+        mentions = unmapped = None
         if request.text is not None:
-            mentions, found = self._extract(request.text)
+            mentions, found, unmapped = self._extract(request.text)
             observations.extend((o.id, o.excluded) for o in found)
         sex = request.case.sex if request.case else Sex.UNKNOWN
         age = request.case.age_years if request.case else None
@@ -183,9 +211,10 @@ class PredictionService:
             ),
             prediction_json=answer.json,
             record=record,
+            unmapped=unmapped,
         )
 
-    def _extract(self, text: str) -> tuple[list[MentionOut], list[PhenotypeObservation]]:
+    def _extract(self, text: str) -> Extracted:
         if len(text) > self.max_text_chars:
             raise InputTooLargeError(
                 f"the text has {len(text):,} characters, more than {self.max_text_chars:,}",
@@ -198,7 +227,8 @@ class PredictionService:
                 field="text",
                 hint="send HPO ids in 'case' instead",
             )
-        return self.extractor(text)
+        result = self.extractor(text)
+        return (result[0], result[1], result[2] if len(result) > 2 else [])
 
     def _resolve(
         self, observations: Sequence[tuple[str, bool]], *, from_text: bool

@@ -33,12 +33,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ocais.ingest.text.recognizer import Match
 from ocais.ingest.text.rules import DEFAULT_RULES, ContextRules, Hit
+from ocais.ingest.text.sections import find_sections, negative_answer, section_of
 from ocais.ingest.text.triggers import CATEGORIES, FAMILY, NEGATED, UNCERTAIN
 from ocais.schemas import HpoId, PhenotypeObservation
 
 PRE_WINDOW = 6
 POST_WINDOW = 3
-_CONNECTORS = frozenset({"and", "or", "nor", "also", "any", "as", "well"})
+_CONNECTORS = frozenset(
+    {
+        "and", "or", "nor", "also", "any", "as", "well",  # English; then de, es, fr, it, pt
+        "und", "oder", "sowie", "noch", "y", "o", "ni", "e", "et", "ou", "né", "oppure",
+    }
+)  # fmt: skip
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n")
 _NOT_SENTENCE_END = frozenset({"dr", "mr", "mrs", "ms", "vs", "approx", "etc", "fig", "st", "no"})
@@ -60,6 +66,12 @@ class Mention(BaseModel):
     family: bool = Field(default=False, description="About a relative, not the patient")
     uncertain: bool = Field(default=False, description="Possible, suspected, to rule out")
     matched: str = Field(description="The dictionary label (name or synonym) that matched")
+    confidence: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="1 for a label as written; lower when a word was read through a typo",
+    )
 
     @property
     def status(self) -> Status:
@@ -88,13 +100,21 @@ def sentence_bounds(text: str) -> list[int]:
 class _Document:
     """One text with its matches, triggers and sentence ends, for the scope checks."""
 
-    def __init__(self, text: str, matches: Sequence[Match], rules: ContextRules) -> None:
+    def __init__(
+        self,
+        text: str,
+        matches: Sequence[Match],
+        rules: ContextRules,
+        ignored: Sequence[tuple[int, int]] = (),
+    ) -> None:
         self.text = text
         self.ends = sentence_bounds(text)
         self._span_starts = [m.start for m in matches]
         self._span_ends = [m.end for m in matches]
         self._hits: dict[int, list[Hit]] = {}
         for hit in rules.hits(text):
+            if any(start < hit.end and hit.start < end for start, end in ignored):
+                continue  # the answer of a line form ("Hypotonia: no, seizures: yes")
             if not self._inside_mention(hit.start, hit.end):
                 self._hits.setdefault(self._sentence_index(hit.start), []).append(hit)
         self._word_starts: list[int] = []
@@ -177,6 +197,11 @@ class _Document:
                 return False
         return True
 
+    def patient_before(self, match: Match) -> bool:
+        """The patient is named earlier in the mention's sentence ("FH: ... ; he has X")."""
+        hits = self._hits.get(self._sentence_index(match.start), [])
+        return any(h.end <= match.start and FAMILY in h.terminates_pre for h in hits)
+
     def questioned(self, match: Match) -> bool:
         """A question mark right before the mention, or ending its sentence."""
         if match.start > 0 and self.text[match.start - 1] == "?":
@@ -190,13 +215,24 @@ def assert_mentions(
     matches: Sequence[Match],
     rules: ContextRules | None = None,
 ) -> list[Mention]:
-    """Mentions with their assertion status, one per match, in text order."""
-    document = _Document(text, matches, rules or DEFAULT_RULES)
+    """Mentions with their assertion status, one per match, in text order.
+
+    Besides the trigger phrases, a family or negatives section and a "Finding: no" line form
+    (:mod:`ocais.ingest.text.sections`) decide: a section makes its findings the family's or
+    absent, a negative answer makes its finding absent.
+    """
+    answers = [negative_answer(text, match.end) for match in matches]
+    document = _Document(text, matches, rules or DEFAULT_RULES, [a for a in answers if a])
+    sections = find_sections(text)
     mentions = []
-    for match in matches:
+    for match, answer in zip(matches, answers, strict=True):
         flags = {category: document.applies(category, match) for category in CATEGORIES}
         if flags[NEGATED] == "post" and flags[UNCERTAIN] == "pre":
             flags[UNCERTAIN] = None  # "screening for X was negative": the result wins
+        section = section_of(sections, match.start) if sections else None
+        family = flags[FAMILY] is not None or (
+            section == "family" and not document.patient_before(match)
+        )
         mentions.append(
             Mention(
                 id=match.term_id,
@@ -204,10 +240,11 @@ def assert_mentions(
                 text=text[match.start : match.end],
                 start=match.start,
                 end=match.end,
-                excluded=flags[NEGATED] is not None,
-                family=flags[FAMILY] is not None,
+                excluded=flags[NEGATED] is not None or answer is not None or section == "negative",
+                family=family,
                 uncertain=flags[UNCERTAIN] is not None or document.questioned(match),
                 matched=match.matched,
+                confidence=match.confidence,
             )
         )
     return mentions

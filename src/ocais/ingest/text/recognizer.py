@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,14 @@ from ocais.ingest.text.abbreviations import (
     Abbreviation,
 )
 from ocais.ingest.text.cache import cache_key, load_state, save_state
-from ocais.ingest.text.normalize import SKIPPED_WORDS, Token, label_keys, tokenize
+from ocais.ingest.text.normalize import (
+    SKIPPED_WORDS,
+    Token,
+    label_keys,
+    normalize_word,
+    tokenize,
+)
+from ocais.ingest.text.spelling import SpellingIndex, correct_tokens, everyday_words, prose_words
 from ocais.knowledge.base import PHENOTYPIC_ABNORMALITY
 
 if TYPE_CHECKING:
@@ -79,6 +86,7 @@ class Match:
     start: int
     end: int
     matched: str
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +166,9 @@ class ConceptRecognizer:
         self._prefixes: set[str] = set()
         self._comma_tails: set[str] = set()  # keys ending ", word" ("seizure, generalized")
         self._abbreviations: dict[str, list[_AbbreviationEntry]] = {}
+        self._known_words: list[str] = []  # ordinary English: never spelling-corrected
+        self._spelling: SpellingIndex | None = None  # built on first use
+        self._derived: dict[str, Any] = {}  # indexes built from the dictionary on first use
         abbreviations = tuple(abbreviations)
         folder = cache_dir
         if folder is None and kb.cache_dir is not None:
@@ -220,6 +231,8 @@ class ConceptRecognizer:
             for end in range(1, len(words)):
                 self._prefixes.add(" ".join(words[:end]))
         self._add_abbreviations(kb, in_scope, kb_abbreviations, abbreviations)
+        definitions = (kb.term(term_id).definition for term_id in kb.term_ids)
+        self._known_words = sorted(prose_words(definitions, self._norm_cache))
 
     def _add_abbreviations(
         self,
@@ -252,6 +265,7 @@ class ConceptRecognizer:
             "entries": self._entries,
             "prefixes": sorted(self._prefixes),
             "comma_tails": sorted(self._comma_tails),
+            "known_words": self._known_words,
             "abbreviations": {
                 text: [[e.term, sorted(e.requires), sorted(e.forbids)] for e in entries]
                 for text, entries in self._abbreviations.items()
@@ -267,6 +281,7 @@ class ConceptRecognizer:
             self._entries = {k: (int(t), int(lab)) for k, (t, lab) in state["entries"].items()}
             self._prefixes = set(state["prefixes"])
             self._comma_tails = set(state["comma_tails"])
+            self._known_words = list(state["known_words"])
             self._abbreviations = {
                 text: [_AbbreviationEntry(int(t), frozenset(r), frozenset(f)) for t, r, f in rows]
                 for text, rows in state["abbreviations"].items()
@@ -278,10 +293,64 @@ class ConceptRecognizer:
         return True
 
     # --- matching ---------------------------------------------------------------------------
-    def find(self, text: str) -> list[Match]:
-        """Terms in ``text``: non-overlapping, in text order, longest match at each place."""
+    def derived(self, name: str, build: Callable[[], Any]) -> Any:
+        """An index derived from this dictionary (a language's, suggestions), built once."""
+        if name not in self._derived:
+            self._derived[name] = build()
+        return self._derived[name]
+
+    def labels(self) -> list[tuple[int, str]]:
+        """(term position, label) of every in-scope name and synonym in the dictionary."""
+        by_label = {label: term for term, label in self._entries.values() if label >= 0}
+        return [(term, self._labels[label]) for label, term in sorted(by_label.items())]
+
+    def key(self, word: str) -> str:
+        """The matching key of one word (as in the dictionary)."""
+        return normalize_word(word)
+
+    def spelling(self) -> SpellingIndex:
+        """The spelling-tolerant index of the dictionary's words (built on first use)."""
+        if self._spelling is None:
+            vocabulary: dict[str, int] = {}
+            for key in self._entries:
+                for word in key.split(" "):
+                    vocabulary[word] = vocabulary.get(word, 0) + 1
+            self._spelling = SpellingIndex(vocabulary, {*self._known_words, *everyday_words()})
+        return self._spelling
+
+    def find(self, text: str, *, fuzzy: bool = True) -> list[Match]:
+        """Terms in ``text``: non-overlapping, in text order, longest match at each place.
+
+        With ``fuzzy``, a word one edit away from a dictionary word (and not an ordinary word) is
+        read as that word (:mod:`ocais.ingest.text.spelling`); a match that needed it has a
+        confidence below 1.
+        """
         tokens = tokenize(text, self._norm_cache)
         keys = [t.key for t in tokens]
+        confidence: dict[int, float] = {}
+        if fuzzy:
+            confidence = correct_tokens(
+                text,
+                tokens,
+                keys,
+                self.spelling(),
+                self._entries,
+                self._prefixes,
+                self._abbreviations,
+            )
+        return [
+            Match(
+                self.term_ids[term],
+                self.term_names[term],
+                tokens[start].start,
+                tokens[end - 1].end,
+                self._labels[label] if label >= 0 else tokens[start].raw,
+                min((confidence.get(i, 1.0) for i in range(start, end)), default=1.0),
+            )
+            for start, end, term, label in self._walk(tokens, keys)
+        ]
+
+    def _walk(self, tokens: list[Token], keys: list[str]) -> list[tuple[int, int, int, int]]:
         candidates: list[tuple[int, int, int, int]] = []  # (start token, end token, term, label)
         fallbacks: dict[int, tuple[int, int, int, int] | None] = {}
         entries, prefixes, comma_tails = self._entries, self._prefixes, self._comma_tails
@@ -312,17 +381,7 @@ class ConceptRecognizer:
         for position, plain in fallbacks.items():
             if candidates[position][1] - 1 in multi_starts:
                 candidates[position] = plain if plain is not None else (-1, -1, -1, -1)
-        candidates = [c for c in candidates if c[0] >= 0]
-        return [
-            Match(
-                self.term_ids[term],
-                self.term_names[term],
-                tokens[start].start,
-                tokens[end - 1].end,
-                self._labels[label] if label >= 0 else tokens[start].raw,
-            )
-            for start, end, term, label in _longest_first(candidates)
-        ]
+        return _longest_first([c for c in candidates if c[0] >= 0])
 
     def _abbreviation(self, tokens: list[Token], i: int) -> tuple[int, int, int, int] | None:
         raw = tokens[i].raw

@@ -62,6 +62,26 @@ class MentionOut(BaseModel):
     excluded: bool = False
     family: bool = False
     uncertain: bool = False
+    confidence: float = Field(
+        default=1.0, description="1 for a label as written; lower when read through a typo"
+    )
+
+
+class SuggestionOut(BaseModel):
+    """A term an unmapped span may mean ("did you mean"), with a similarity score (0–1)."""
+
+    id: str
+    label: str
+    score: float
+
+
+class UnmappedOut(BaseModel):
+    """A clinical-looking span of the text that no term was recognised in."""
+
+    text: str
+    start: int
+    end: int
+    suggestions: list[SuggestionOut] = Field(default_factory=list)
 
 
 class PredictInputOut(BaseModel):
@@ -77,6 +97,11 @@ class PredictResponse(BaseModel):
     prediction_id: str = Field(description="Give it with feedback on this prediction")
     mentions: list[MentionOut] | None = Field(
         default=None, description="Phenotypes recognised in the text (when text was given)"
+    )
+    unmapped: list[UnmappedOut] | None = Field(
+        default=None,
+        description="Clinical-looking spans of the text with no recognised phenotype, each with "
+        "'did you mean' suggestions (when text was given)",
     )
     input: PredictInputOut
     prediction: Prediction

@@ -67,6 +67,28 @@ function whySection(title, body) {
   return h("div", { class: "why__section" }, h("h4", { class: "why__title", text: title }), body);
 }
 
+/** Links to an id's public page (MONDO, OMIM, Orphanet); plain text when there is none. */
+function idLink(id, url) {
+  return url
+    ? h("a", { class: "candidate__link", href: url, target: "_blank", rel: "noopener", text: id })
+    : h("span", { text: id });
+}
+
+/** One disease, its MONDO id and its entries (OMIM, ORPHA), each linking to its page. */
+function diseaseIds(candidate) {
+  const links = new Map((candidate.links || []).map((l) => [l.label, l.url]));
+  const members = candidate.members && candidate.members.length
+    ? candidate.members
+    : [{ id: candidate.disease_id, url: links.get(candidate.disease_id) }];
+  const parts = [];
+  if (candidate.mondo_id) parts.push(idLink(candidate.mondo_id, links.get(candidate.mondo_id)));
+  members.forEach((m, i) => {
+    if (parts.length) parts.push(i === 0 && candidate.mondo_id ? " · " : ", ");
+    parts.push(idLink(m.id, m.url || links.get(m.id)));
+  });
+  return h("span", { class: "candidate__ids" }, parts);
+}
+
 function candidateItem(candidate, view) {
   const ev = candidate.evidence || {};
   const key = candidate.disease_id;
@@ -129,7 +151,7 @@ function candidateItem(candidate, view) {
         h(
           "p",
           { class: "candidate__id" },
-          h("span", { text: candidate.disease_id }),
+          diseaseIds(candidate),
           seenIn
             ? h("span", {
                 class: "badge",

@@ -1,0 +1,258 @@
+"""One row per disease: a predictor's entries (OMIM, ORPHA, ...) grouped by MONDO disease.
+
+A predictor scores entries; a clinician reads diseases. :class:`DiseaseGroups` maps the entries
+a predictor ranks to their MONDO disease (``KnowledgeBase.disease_group``; an entry without an
+exact MONDO match is a group of one) once, and every predictor forms its candidates through
+:func:`group_candidates`. A group's score combines its members' (chosen by measurement,
+docs/decisions/0010): for a probabilistic ranker, T·log Σ exp(s/T), so that a disease's
+probability is the sum of its entries' (the softmax over groups equals the entries' softmax
+summed per group); for a similarity (Resnik), the best member's score. The candidate's
+``disease_id`` is the best-scoring member, and probabilities are over diseases, not entries.
+
+Vectorized: the per-group maximum is one ``np.maximum.reduceat`` over the entries sorted by
+group; only the ``k`` returned groups are looked at one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ocais.knowledge import KnowledgeBase, disease_url
+from ocais.schemas import DiseaseLink, GroupMember
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class DiseaseGroups:
+    """The entries of one predictor (``disease_ids``, in its row order) grouped by disease."""
+
+    disease_ids: Sequence[str]
+    group_ids: list[str]  # per group: its MONDO id, or the entry's own id
+    group_of: IntArray  # per entry row: its group
+    order: IntArray  # entry rows sorted by group
+    starts: IntArray  # where each group begins in ``order``
+    mondo: list[bool] = field(repr=False)  # per group: is it a MONDO disease?
+    temperature: float | None = None  # None: max rule; else T·log Σ exp(s/T)
+
+    @classmethod
+    def build(
+        cls, kb: KnowledgeBase, disease_ids: Sequence[str], temperature: float | None = None
+    ) -> DiseaseGroups:
+        """Group ``disease_ids`` by MONDO disease. With a softmax ``temperature`` (a
+        probabilistic predictor) a group scores T·log Σ exp(s/T) over its members, so its
+        probability is the sum of theirs; without one (a similarity), the best member's score."""
+        keys = [kb.disease_group(d) for d in disease_ids]
+        group_ids = sorted(set(keys))
+        index = {g: i for i, g in enumerate(group_ids)}
+        group_of = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
+        order = np.argsort(group_of, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(group_of[order]) != 0]).astype(np.int64)
+        if not keys:
+            starts = np.empty(0, dtype=np.int64)
+        return cls(
+            disease_ids=list(disease_ids),
+            group_ids=group_ids,
+            group_of=group_of,
+            order=order.astype(np.int64),
+            starts=starts,
+            mondo=[g in kb.mondo for g in group_ids],
+            temperature=temperature,
+        )
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_ids)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Group position by group id."""
+        return {g: i for i, g in enumerate(self.group_ids)}
+
+    def members(self, group: int) -> IntArray:
+        """Entry rows of one group, in row order."""
+        end = self.starts[group + 1] if group + 1 < self.n_groups else self.order.size
+        return self.order[self.starts[group] : end]
+
+    def scores(self, entry_scores: npt.ArrayLike) -> FloatArray:
+        """Group scores per row of a (…, n_entries) array: T·log Σ exp(s/T) over the members
+        (``temperature`` set), else their maximum. A group of one keeps its member's score;
+        ``-inf`` members add nothing. Only groups of several entries (a few thousand of the
+        ~12k) are reduced; the others are one gather."""
+        values = np.asarray(entry_scores, dtype=np.float64)
+        if self.n_groups == 0:
+            return np.empty((*values.shape[:-1], 0))
+        result: FloatArray = np.empty((*values.shape[:-1], self.n_groups))
+        result[..., self.single_groups] = values[..., self.single_rows]
+        if self.multi_groups.size == 0:
+            return result
+        grouped = values[..., self.multi_order]
+        best: FloatArray = np.maximum.reduceat(grouped, self.multi_starts, axis=-1)
+        if self.temperature is None:
+            result[..., self.multi_groups] = best
+            return result
+        finite = np.isfinite(best)
+        shift = np.where(finite, best, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.exp((grouped - shift[..., self.multi_owner]) / self.temperature)
+            total = np.add.reduceat(spread, self.multi_starts, axis=-1)
+            result[..., self.multi_groups] = np.where(
+                finite, shift + self.temperature * np.log(total), best
+            )
+        return result
+
+    @cached_property
+    def single_groups(self) -> IntArray:
+        """The groups of one entry."""
+        return np.flatnonzero(self.sizes == 1).astype(np.int64)
+
+    @cached_property
+    def single_rows(self) -> IntArray:
+        """The entry row of each group of one, in ``single_groups`` order."""
+        rows: IntArray = self.order[self.starts[self.single_groups]]
+        return rows
+
+    @cached_property
+    def multi_groups(self) -> IntArray:
+        """The groups of several entries."""
+        return np.flatnonzero(self.sizes > 1).astype(np.int64)
+
+    @cached_property
+    def multi_order(self) -> IntArray:
+        """The entry rows of the groups of several entries, group by group."""
+        if self.multi_groups.size == 0:
+            return np.empty(0, dtype=np.int64)
+        rows: IntArray = np.concatenate([self.members(int(g)) for g in self.multi_groups])
+        return rows
+
+    @cached_property
+    def multi_starts(self) -> IntArray:
+        """Where each group of several entries begins in ``multi_order``."""
+        sizes = self.sizes[self.multi_groups]
+        return np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+
+    @cached_property
+    def multi_owner(self) -> IntArray:
+        """Per position of ``multi_order``: the index of its group in ``multi_groups``."""
+        return np.repeat(np.arange(self.multi_groups.size), self.sizes[self.multi_groups])
+
+    @cached_property
+    def sizes(self) -> IntArray:
+        """Members per group."""
+        return np.diff(np.r_[self.starts, self.order.size]).astype(np.int64)
+
+    def positions(self, disease_ids: Sequence[str], kb: KnowledgeBase) -> list[int]:
+        """Group positions of the groups of ``disease_ids`` (those this predictor ranks)."""
+        found = {self.index.get(kb.disease_group(d)) for d in disease_ids}
+        return sorted(g for g in found if g is not None)
+
+    @cached_property
+    def id_rank(self) -> IntArray:
+        """Position of each entry in id order: the deterministic tie-break."""
+        rank = np.empty(len(self.disease_ids), dtype=np.int64)
+        rank[np.argsort(np.asarray(self.disease_ids), kind="stable")] = np.arange(rank.size)
+        return rank
+
+    @cached_property
+    def group_rank(self) -> IntArray:
+        """Per group, the lowest ``id_rank`` of its members: groups tie-break like entries."""
+        if self.n_groups == 0:
+            return np.empty(0, dtype=np.int64)
+        ranks: IntArray = np.minimum.reduceat(self.id_rank[self.order], self.starts)
+        return ranks
+
+    def top(self, group_scores: FloatArray, k: int) -> IntArray:
+        """The ``k`` best groups with a finite score: score descending, then member id."""
+        finite = np.flatnonzero(np.isfinite(group_scores))
+        if k <= 0 or finite.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if finite.size > k:
+            threshold = -np.partition(-group_scores[finite], k - 1)[k - 1]
+            finite = finite[group_scores[finite] >= threshold]
+        order = np.lexsort((self.group_rank[finite], -group_scores[finite]))
+        return finite[order[:k]].astype(np.int64)
+
+    def ranked_members(self, group: int, entry_scores: FloatArray) -> IntArray:
+        """The group's entry rows, best score first (ties: lower id)."""
+        rows = self.members(group)
+        return rows[np.lexsort((self.id_rank[rows], -entry_scores[rows]))]
+
+
+@dataclass(frozen=True)
+class GroupHit:
+    """One returned disease: its group, its member rows (best first) and its probability."""
+
+    group: int
+    rows: IntArray
+    score: float
+    probability: float | None
+
+
+def top_groups(
+    groups: DiseaseGroups,
+    entry_scores: FloatArray,
+    k: int,
+    probabilities: Callable[[FloatArray], FloatArray] | None = None,
+) -> list[GroupHit]:
+    """The ``k`` best diseases for one case's entry scores, with their members best first."""
+    group_scores = groups.scores(entry_scores)
+    chosen = groups.top(group_scores, k)
+    posterior = probabilities(group_scores) if probabilities is not None and chosen.size else None
+    return [
+        GroupHit(
+            group=int(g),
+            rows=groups.ranked_members(int(g), entry_scores),
+            score=float(group_scores[g]),
+            probability=None if posterior is None else float(np.ravel(posterior)[g]),
+        )
+        for g in chosen
+    ]
+
+
+def group_candidates(
+    groups: DiseaseGroups,
+    hit: GroupHit,
+    entry_scores: FloatArray,
+    names: Sequence[str],
+) -> dict[str, Any]:
+    """The disease-identity fields of a :class:`~ocais.schemas.Candidate` for one hit:
+    ``disease_id`` and ``name`` of the best member, ``mondo_id``, ``members`` and ``links``."""
+    best = int(hit.rows[0])
+    group_id = groups.group_ids[hit.group]
+    mondo_id = group_id if groups.mondo[hit.group] else None
+    # built without re-validation: ids come from the knowledge base, urls from its templates
+    # (the serving hot path builds ~50 of these per prediction)
+    members = [
+        GroupMember.model_construct(
+            id=groups.disease_ids[int(row)],
+            name=names[int(row)],
+            score=_finite(entry_scores[int(row)]),
+            url=disease_url(groups.disease_ids[int(row)]),
+        )
+        for row in hit.rows
+    ]
+    mondo_url = disease_url(mondo_id) if mondo_id else None
+    links = (
+        [DiseaseLink.model_construct(label=mondo_id, url=mondo_url)]
+        if mondo_id and mondo_url
+        else []
+    )
+    links += [DiseaseLink.model_construct(label=m.id, url=m.url) for m in members if m.url]
+    return {
+        "disease_id": groups.disease_ids[best],
+        "name": names[best],
+        "mondo_id": mondo_id,
+        "members": members,
+        "links": links,
+    }
+
+
+def _finite(value: float) -> float | None:
+    return round(float(value), 6) if np.isfinite(value) else None
