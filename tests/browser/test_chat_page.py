@@ -381,3 +381,19 @@ def test_similar_cases_are_hidden_without_search(
             expect(reply.locator(".error")).to_have_count(0)
         finally:
             context.close()
+
+
+def test_unmapped_text_is_shown_with_suggestions_to_add(page: Page) -> None:
+    login(page)
+    reply = send_case(page, "Recurrent seizures, no poor vision. Nervous system abnormalitis.")
+    section = reply.locator(".unmapped")
+    expect(section).to_contain_text("Not understood")
+    expect(section).to_contain_text("Nervous system abnormalitis")
+    expect(reply.locator(".chip")).to_have_count(2)  # not counted until chosen
+    section.get_by_role("button", name=re.compile("Add Abnormality of the nervous system")).click()
+    wait_for_update(reply, "Abnormality of the nervous system: present")
+    expect(chip(reply, "Abnormality of the nervous system")).to_have_class(
+        re.compile(r"\bchip--observed\b")
+    )
+    expect(reply.locator(".chip")).to_have_count(3)
+    expect(reply.locator(".unmapped")).to_have_count(0)  # nothing left to resolve

@@ -315,7 +315,8 @@ class SearchService:
             raise InvalidRecordError(
                 "no HPO phenotype was recognised in the query",
                 source="query",
-                hint="describe findings in clinical terms, or give HPO ids",
+                hint="describe findings in clinical terms (e.g. 'seizures, short stature'), "
+                "or pick them from the suggestions",
             )
         return vector
 

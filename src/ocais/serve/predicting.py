@@ -218,14 +218,16 @@ class PredictionService:
         if len(text) > self.max_text_chars:
             raise InputTooLargeError(
                 f"the text has {len(text):,} characters, more than {self.max_text_chars:,}",
-                hint="send the relevant part of the note (OCAIS_SERVE_MAX_TEXT_CHARS)",
+                hint="shorten the note to the findings that matter (the limit is the site's "
+                "OCAIS_SERVE_MAX_TEXT_CHARS)",
             )
         if self.extractor is None:
             raise InvalidRecordError(
-                "free text is not supported by this installation (no concept recognizer)",
+                "this installation cannot read free text (no concept recognizer)",
                 source="request",
                 field="text",
-                hint="send HPO ids in 'case' instead",
+                hint="add the findings one by one from the suggestions instead, and ask your "
+                "administrator to install the text reader",
             )
         result = self.extractor(text)
         return (result[0], result[1], result[2] if len(result) > 2 else [])

@@ -28,7 +28,8 @@ def resolve_terms(
     if observed and not any(knowledge.resolve_id(t) is not None for t in observed):
         raise UnknownTermError(
             f"none of the observed terms is in HPO {knowledge.version}: {', '.join(observed)}",
-            hint="check the ids with `ocais knowledge term` or /api/v1/knowledge/terms",
+            hint="pick the findings from the suggestions (or look them up with `ocais knowledge "
+            "term`)",
         )
     if not observed:
         nothing = "no HPO phenotype was recognised in the text" if from_text else ""
@@ -36,7 +37,8 @@ def resolve_terms(
             nothing or "no observed phenotype: at least one present finding is needed",
             source="request",
             field="text" if from_text else "case.phenotypes",
-            hint="describe findings in clinical terms, or give HPO ids",
+            hint="describe findings in clinical terms (e.g. 'seizures, short stature'), or pick "
+            "them from the suggestions",
         )
     return tuple(observed), tuple(excluded)
 

@@ -8,6 +8,7 @@ import { feedbackForm } from "./feedback.js";
 import { findingsSection } from "./findings.js";
 import { questionsSection } from "./questions.js";
 import { loadSimilar } from "./similar.js";
+import { unmappedSection } from "./unmapped.js";
 
 export const TOP_K = 10;
 
@@ -53,6 +54,7 @@ export function createTurn(ctx, number, model) {
   let pending = null;
   let similarRequest = 0;
   let frozen = false;
+  let unmapped = [];
 
   const heading = h(
     "h2",
@@ -73,6 +75,7 @@ export function createTurn(ctx, number, model) {
 
   const findings = findingsSection({ api, model, onChange: (what) => repredict(what) });
   const errors = h("div", { class: "error-slot" });
+  const unmappedSlot = h("div", { class: "slot slot--unmapped" });
   const ddxSlot = h("div", { class: "slot slot--ddx" });
   const nextSlot = h("div", { class: "slot slot--next" });
   const similarSlot = h("div", { class: "slot slot--similar" });
@@ -83,6 +86,7 @@ export function createTurn(ctx, number, model) {
     { class: "turn__body", id: bodyId },
     errors,
     findings.root,
+    unmappedSlot,
     results,
     feedback.root,
   );
@@ -145,6 +149,25 @@ export function createTurn(ctx, number, model) {
     );
   }
 
+  /** What the text said that no finding was read from, with clickable suggestions. */
+  function renderUnmapped(spans) {
+    const section = frozen
+      ? null
+      : unmappedSection({
+          unmapped: spans,
+          onPick: (term, span) => {
+            if (!model.phenotypes.some((p) => p.id === term.id)) {
+              model.phenotypes.push({ id: term.id, label: term.label, excluded: false });
+            }
+            unmapped = unmapped.filter((u) => u !== span);
+            findings.render();
+            renderUnmapped(unmapped);
+            repredict(`${term.label}: present`);
+          },
+        });
+    unmappedSlot.replaceChildren(...(section ? [section] : []));
+  }
+
   async function refreshSimilar() {
     const request = ++similarRequest;
     const observed = model.phenotypes.filter((p) => !p.excluded).map((p) => p.id);
@@ -200,6 +223,10 @@ export function createTurn(ctx, number, model) {
       ? (next.mentions || []).filter((m) => m.family || m.uncertain)
       : undefined;
     findings.render({ notCounted, newFindings: fromText && number > 1 ? newFindings : undefined });
+    if (fromText) {
+      unmapped = next.unmapped || [];
+      renderUnmapped(unmapped);
+    }
     errors.replaceChildren();
     results.classList.remove("turn__results--stale");
     describe(next.prediction);
@@ -261,6 +288,7 @@ export function createTurn(ctx, number, model) {
       frozen = true;
       findings.freeze();
       nextSlot.replaceChildren();
+      unmappedSlot.replaceChildren();
       status.textContent = "";
       summary.hidden = !summary.textContent;
       body.hidden = true;
