@@ -86,3 +86,26 @@ def test_row_facts_weigh_links_by_frequency_and_information_content(tiny_kb: Any
     lam, ic = state.specificity_penalty, state.information_content[btcs]
     assert facts.link_weight[at] == pytest.approx(math.log(0.8) + (1 + lam) * ic)
     assert facts.frequent_terms.tolist() == [btcs]
+
+
+def test_a_capped_missing_list_says_how_many_there_are(
+    tiny_kb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocais.predict import evidence
+
+    case = Case(
+        id="c",
+        phenotypes=[PhenotypeObservation(id="HP:0000505")],
+        provenance=Provenance(source="test", source_format="test"),
+    )
+    full = PhenotypeRanker(tiny_kb).predict(case, 5)
+    monkeypatch.setattr(evidence, "MISSING_SHOWN", 0)
+    capped = PhenotypeRanker(tiny_kb).predict(case, 5)
+    totals = [c.evidence["missing_total"] for c in full.candidates]
+    assert any(totals), "the tiny release should leave something frequent unreported"
+    for whole, cut in zip(full.candidates, capped.candidates, strict=True):
+        assert whole.evidence["missing_total"] == len(whole.evidence["missing"])
+        assert (
+            cut.evidence["missing"] == []
+            and cut.evidence["missing_total"] == (whole.evidence["missing_total"])
+        )

@@ -222,11 +222,15 @@ def candidates_evidence(
             {"matched": matched, "unexplained": unexplained, "missing": [], "conflicts": []}
         )
     # missing: each candidate's frequent annotations that no patient term touches, the most
-    # frequent first (at most MISSING_SHOWN)
+    # frequent first (at most MISSING_SHOWN listed; ``missing_total`` counts them all)
     frequent = np.concatenate([f.frequent_terms for f in facts])
     frequent_freq = np.concatenate([f.frequent_freq for f in facts])
     owner = np.repeat(k, [f.frequent_terms.size for f in facts])
     kept = np.flatnonzero(~context.touched[frequent])
+    # how many each candidate misses in all, so a capped list never reads as complete
+    totals = np.bincount(owner[kept], minlength=len(facts)).tolist()
+    for i, total in enumerate(totals):
+        evidence[i]["missing_total"] = int(total)
     rank = np.arange(kept.size) - np.searchsorted(owner[kept], owner[kept])
     kept = kept[rank < MISSING_SHOWN]
     for i, t, f in zip(

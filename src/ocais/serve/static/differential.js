@@ -57,7 +57,8 @@ function evidenceCounts(ev) {
   const parts = [];
   const n = (list) => (list ? list.length : 0);
   parts.push(`${n(ev.matched)} matched`);
-  if (n(ev.missing)) parts.push(`${n(ev.missing)} missing`);
+  const missing = Math.max(n(ev.missing), ev.missing_total || 0);
+  if (missing) parts.push(`${missing} missing`);
   if (n(ev.conflicts)) parts.push(`${n(ev.conflicts)} conflict${n(ev.conflicts) === 1 ? "" : "s"}`);
   if (n(ev.unexplained)) parts.push(`${n(ev.unexplained)} unexplained`);
   return parts.join(" · ");
@@ -123,7 +124,9 @@ function candidateItem(candidate, view) {
         evidenceList(ev.matched, "No reported finding matches.", matchedItem),
       ),
       whySection(
-        "Expected but not reported",
+        (ev.missing_total || 0) > (ev.missing || []).length
+          ? `Expected but not reported (the ${ev.missing.length} most frequent of ${ev.missing_total})`
+          : "Expected but not reported",
         evidenceList(ev.missing, "Nothing frequent is missing.", termItem),
       ),
       whySection("Conflicts", evidenceList(ev.conflicts, "No conflicts.", conflictItem)),
