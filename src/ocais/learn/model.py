@@ -10,8 +10,9 @@ diagnosis:
    the service diseases missing from the public annotations. The profiles replace the
    knowledge base's annotations of those diseases in a copy of the likelihood-ratio ranker
    (:mod:`ocais.predict.phenotype`), so scoring and evidence work as before.
-2. **A re-ranker.** Logistic regression over features of every disease — the score with
-   learned profiles (for profiled diseases), the knowledge-only score, and optionally
+2. **A re-ranker.** Logistic regression over features of every disease
+   (:mod:`ocais.learn.reranker`) — the score with learned profiles (for every disease, on one
+   scale: decision 0011), the knowledge-only score, and optionally
    (``case_prior``) whether the disease is profiled, log(1 + its training cases) and whether it
    is new — trained on *cross-fitted* scores: profiles from the other fold, with a share of
    diseases (``unseen_share``) left out entirely so that it also sees diseases it has no cases
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +41,20 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.optimize import minimize_scalar
 
 from ocais import __version__
 from ocais.errors import ConfigError
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.profiles import CaseProfiles, truth_of
+from ocais.learn.reranker import (
+    FEATURES,
+    feature_context,
+    feature_mask,
+    feature_matrix,
+    fit_temperature,
+    top1,
+    weights_by_name,
+)
 from ocais.predict.matrices import (
     DEFAULT_NAMESPACES,
     Annotations,
@@ -62,17 +70,6 @@ FloatArray = npt.NDArray[np.float64]
 MODEL_FORMAT = "ocais-learned-predictor/1"
 MODEL_FILE = "model.json"
 REFIT_HINT = "fit one with `ocais learn fit CASES_DIR --out MODEL_DIR`"
-FEATURES = (
-    "learned_score_if_profiled",
-    "knowledge_score",
-    "profiled",
-    "log_training_cases",
-    "new_disease",
-)
-
-PRIOR_FEATURES = [FEATURES.index(n) for n in ("profiled", "log_training_cases", "new_disease")]
-_NO_PRIOR = np.asarray([0.0 if i in PRIOR_FEATURES else 1.0 for i in range(len(FEATURES))])
-
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -107,6 +104,12 @@ class LearnOptions(BaseModel):
         False,
         description="Let the re-ranker favour diseases with more training cases (a prior from "
         "the case mix: strong where deployment sees the same diseases, harmful for others)",
+    )
+    profiled_feature: bool = Field(
+        False,
+        description="Also give the re-ranker the learned score of profiled diseases only (0 "
+        "for the others): a bonus for having a profile that sinks diseases absent from the "
+        "training cases (decision 0011)",
     )
     seed: int = 0
 
@@ -159,12 +162,14 @@ class LearnedModel:
         if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
             raise ConfigError(f"{path} is not an {MODEL_FORMAT} model", hint=REFIT_HINT)
         reranker = manifest["reranker"]
-        if list(reranker["features"]) != list(FEATURES):
-            raise ConfigError(f"{path}: unsupported re-ranker features {reranker['features']}")
+        try:
+            weights = weights_by_name(reranker["features"], reranker["weights"])
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}", hint=REFIT_HINT) from exc
         return cls(
             options=LearnOptions(**manifest["options"]),
             profiles=CaseProfiles.load(Path(directory), kb),
-            weights=np.asarray(reranker["weights"], dtype=np.float64),
+            weights=weights,
             intercept=float(reranker["intercept"]),
             temperature=float(reranker["temperature"]),
             provenance=Provenance(**manifest["provenance"]),
@@ -221,42 +226,6 @@ def learned_matrices(
     )
 
 
-@dataclass
-class _Features:
-    """Per-disease feature vectors of one model for the learned disease list."""
-
-    training_cases: FloatArray  # log(1 + n) per disease
-    profiled: npt.NDArray[np.bool_]  # has a profile learned from cases
-    new: FloatArray  # 1.0 for diseases the knowledge base lacks
-    n_base: int
-
-
-def _feature_context(matrices: DiseaseMatrices, profiles: CaseProfiles, n_base: int) -> _Features:
-    counts = np.zeros(matrices.n_diseases)
-    index = matrices.index_of()
-    for disease, n in zip(profiles.disease_ids, profiles.n_cases, strict=True):
-        counts[index[disease]] = n
-    new = np.zeros(matrices.n_diseases)
-    new[n_base:] = 1.0
-    return _Features(np.log1p(counts), counts > 0, new, n_base)
-
-
-def _feature_matrix(learned: FloatArray, base: FloatArray, context: _Features) -> FloatArray:
-    """(n_diseases, len(FEATURES)); −inf scores (empty case) are kept as is."""
-    knowledge = np.concatenate([base, learned[context.n_base :]])
-    profiled = context.profiled
-    return np.stack(
-        [
-            np.where(profiled, learned, 0.0),
-            knowledge,
-            profiled.astype(np.float64),
-            context.training_cases,
-            context.new,
-        ],
-        axis=1,
-    )
-
-
 # --- the predictor ----------------------------------------------------------------------------
 class LearnedPredictor(PhenotypeRanker):
     """The phenotype ranker with profiles learned from cases and a learned re-ranker.
@@ -288,7 +257,7 @@ class LearnedPredictor(PhenotypeRanker):
         self.base = PhenotypeRanker(knowledge, namespaces=namespaces, **options)
         matrices = learned_matrices(knowledge, model.profiles, model.options, namespaces)
         super().__init__(knowledge, matrices=matrices, namespaces=namespaces, **options)
-        self._features = _feature_context(matrices, model.profiles, self.base.matrices.n_diseases)
+        self._features = feature_context(matrices, model.profiles, self.base.matrices.n_diseases)
 
     def learned_score(self, case: Case, terms: CaseTerms) -> FloatArray:
         """Score with the learned profiles alone (before re-ranking)."""
@@ -298,7 +267,7 @@ class LearnedPredictor(PhenotypeRanker):
         learned = self.learned_score(case, terms)
         if not np.isfinite(learned).any():
             return learned
-        features = _feature_matrix(learned, self.base.score(case, terms), self._features)
+        features = feature_matrix(learned, self.base.score(case, terms), self._features)
         result: FloatArray = features @ self.model.weights + self.model.intercept
         return result
 
@@ -366,7 +335,7 @@ def fit(
         profiles = CaseProfiles.from_cases(train, kb, max_terms=opts.max_terms, seed=opts.seed)
         matrices = learned_matrices(kb, profiles, opts, opts.namespaces)
         ranker = PhenotypeRanker(kb, matrices=matrices, namespaces=opts.namespaces)
-        context = _feature_context(matrices, profiles, n_base)
+        context = feature_context(matrices, profiles, n_base)
         index = matrices.index_of()
         for case in test:
             terms = case_terms(kb, case)
@@ -377,7 +346,7 @@ def fit(
                 progress("fit", done, len(usable))
             if truth is None or not np.isfinite(learned).any():
                 continue  # a disease seen only in this fold: nothing to learn about its rank
-            features = _feature_matrix(learned, base_ranker.score(case, terms), context)
+            features = feature_matrix(learned, base_ranker.score(case, terms), context)
             features = np.nan_to_num(features, neginf=-1e3)
             top = matrices.top(learned, opts.candidates)
             chosen = np.unique(np.append(top, truth))
@@ -390,14 +359,15 @@ def fit(
         raise ConfigError("no case's diagnosis was seen in another fold: too few cases to fit")
     x = np.concatenate(rows)
     y = np.concatenate(labels)
-    if not opts.case_prior:  # the prior features are kept at 0, so their weights stay 0
-        x[:, PRIOR_FEATURES] = 0.0
-        groups = [(f * _NO_PRIOR, t) for f, t in groups]
+    # features an option turns off are kept at 0, so their weights stay 0
+    mask = feature_mask(case_prior=opts.case_prior, profiled_feature=opts.profiled_feature)
+    x = x * mask
+    groups = [(f * mask, t) for f, t in groups]
     regression = LogisticRegression(C=opts.regularization, max_iter=1000)
     regression.fit(x, y)
     weights = np.asarray(regression.coef_[0], dtype=np.float64)
     intercept = float(regression.intercept_[0])
-    temperature = _fit_temperature(groups, weights)
+    temperature = fit_temperature(groups, weights)
     profiles = CaseProfiles.from_cases(usable, kb, max_terms=opts.max_terms, seed=opts.seed)
     training = {
         "n_cases": len(usable),
@@ -406,7 +376,7 @@ def fit(
         "n_new_diseases": sum(1 for d in profiles.disease_ids if not kb.has_disease(d)),
         "n_synthetic": sum(1 for c in usable if c.synthetic),
         "cases_sha256": profiles.sources.get("cases_sha256"),
-        "cross_fitted_top1": _top1(groups, weights),
+        "cross_fitted_top1": top1(groups, weights),
         "n_reranker_rows": int(y.size),
     }
     provenance = Provenance(
@@ -429,26 +399,3 @@ def fit(
         provenance=provenance,
         training=training,
     )
-
-
-def _fit_temperature(groups: list[tuple[FloatArray, int]], weights: FloatArray) -> float:
-    """Temperature maximizing the likelihood of the truth among each case's candidates."""
-
-    def nll(log_t: float) -> float:
-        t = math.exp(log_t)
-        total = 0.0
-        for features, truth in groups:
-            z = features @ weights / t
-            z -= z.max()
-            total -= z[truth] - math.log(np.exp(z).sum())
-        return total
-
-    result = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
-    return round(float(math.exp(result.x)), 6)
-
-
-def _top1(groups: list[tuple[FloatArray, int]], weights: FloatArray) -> float:
-    if not groups:
-        return 0.0
-    hits = sum(int(np.argmax(f @ weights) == truth) for f, truth in groups)
-    return round(hits / len(groups), 6)
