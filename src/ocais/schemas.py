@@ -175,13 +175,6 @@ class Disease(_Model):
     knowledge_version: str | None = None
 
 
-class DiseaseLink(_Model):
-    """A public page about a disease (MONDO, OMIM, Orphanet)."""
-
-    label: str = Field(description="The id the page is about, e.g. OMIM:154700")
-    url: str
-
-
 class GroupMember(_Model):
     """One catalogue entry (OMIM, ORPHA, ...) of a candidate disease."""
 
@@ -209,7 +202,10 @@ class Candidate(_Model):
     members: list[GroupMember] = Field(
         default_factory=list, description="The disease's entries that were ranked, best first"
     )
-    links: list[DiseaseLink] = Field(default_factory=list, description="MONDO, OMIM, Orphanet")
+    mondo_url: str | None = Field(
+        default=None,
+        description="The MONDO disease page (each member carries its own OMIM/Orphanet page)",
+    )
 
 
 class NextPhenotype(_Model):

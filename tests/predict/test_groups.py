@@ -58,9 +58,12 @@ def test_each_disease_once_with_members_and_links(name: str, grouped_kb: Knowled
     candidate = grouped[0]
     assert {m.id for m in candidate.members} <= {"OMIM:100001", "ORPHA:100003"}
     assert candidate.members[0].id == candidate.disease_id
-    urls = {link.url for link in candidate.links}
-    assert "https://monarchinitiative.org/MONDO:9000001" in urls
-    assert any(u.startswith(("https://omim.org/entry/", "https://www.orpha.net/")) for u in urls)
+    assert candidate.mondo_url == "https://monarchinitiative.org/MONDO:9000001"
+    urls = {m.url for m in candidate.members}
+    assert any(
+        u is not None and u.startswith(("https://omim.org/entry/", "https://www.orpha.net/"))
+        for u in urls
+    )
     probabilities = [c.probability for c in prediction.candidates if c.probability is not None]
     assert sum(probabilities) <= 1.0 + 1e-9
 

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ocais.knowledge import KnowledgeBase, disease_url
-from ocais.schemas import DiseaseLink, GroupMember
+from ocais.schemas import GroupMember
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -179,6 +179,66 @@ class DiseaseGroups:
         order = np.lexsort((self.group_rank[finite], -group_scores[finite]))
         return finite[order[:k]].astype(np.int64)
 
+    def top_of(self, entry_scores: FloatArray, k: int) -> tuple[IntArray, FloatArray]:
+        """The ``k`` best groups of one case and their scores, exactly as :meth:`top` over
+        :meth:`scores` would give them, without scoring every group.
+
+        A group scores at least its best member and at most that plus T·log(size) (log-sum-exp;
+        the max rule: exactly its best member). So the groups of the best few entries give a
+        k-th best score S, and only groups with a member scoring at least S − T·log(its group's
+        size) can reach it: those few are scored exactly.
+        """
+        finite = np.isfinite(entry_scores)
+        n_finite = int(np.count_nonzero(finite))
+        if k <= 0 or n_finite == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        pool = min(n_finite, max(4 * k, 32))
+        ranked = (
+            entry_scores if n_finite == finite.size else np.where(finite, entry_scores, -np.inf)
+        )
+        best = np.argpartition(-ranked, pool - 1)[:pool]
+        seed = np.unique(self.group_of[best])
+        seed_scores = self._group_scores(entry_scores, seed)
+        if seed.size >= k:
+            kth = -np.partition(-seed_scores, k - 1)[k - 1]
+            rows = np.flatnonzero(entry_scores + self.entry_slack >= kth)
+            candidates = np.unique(self.group_of[rows])
+        else:  # fewer groups than k have a finite member among the best: all of them
+            candidates = np.unique(self.group_of[np.flatnonzero(finite)])
+        scores = self._group_scores(entry_scores, candidates)
+        keep = np.isfinite(scores)
+        candidates, scores = candidates[keep], scores[keep]
+        order = np.lexsort((self.group_rank[candidates], -scores))[:k]
+        return candidates[order].astype(np.int64), scores[order]
+
+    def _group_scores(self, entry_scores: FloatArray, chosen: IntArray) -> FloatArray:
+        """Exact scores of the ``chosen`` groups of one case (vectorized over their members)."""
+        if chosen.size == 0:
+            return np.empty(0)
+        sizes = self.sizes[chosen]
+        seg_starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        positions = np.repeat(self.starts[chosen] - seg_starts, sizes) + np.arange(sizes.sum())
+        values = entry_scores[self.order[positions]]
+        best: FloatArray = np.maximum.reduceat(values, seg_starts)
+        if self.temperature is None:
+            return best
+        finite = np.isfinite(best)
+        shift = np.where(finite, best, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.exp((values - np.repeat(shift, sizes)) / self.temperature)
+            total = np.add.reduceat(spread, seg_starts)
+            result: FloatArray = np.where(finite, shift + self.temperature * np.log(total), best)
+        return result
+
+    @cached_property
+    def entry_slack(self) -> FloatArray:
+        """Per entry: the most its group's log-sum-exp can exceed it, T·log(group size)
+        (0 for groups of one, and under the max rule)."""
+        if self.temperature is None:
+            return np.zeros(len(self.disease_ids))
+        slack: FloatArray = self.temperature * np.log(self.sizes[self.group_of])
+        return slack
+
     def ranked_members(self, group: int, entry_scores: FloatArray) -> IntArray:
         """The group's entry rows, best score first (ties: lower id)."""
         rows = self.members(group)
@@ -200,20 +260,24 @@ def top_groups(
     entry_scores: FloatArray,
     k: int,
     probabilities: Callable[[FloatArray], FloatArray] | None = None,
+    *,
+    posterior: FloatArray | None = None,
 ) -> list[GroupHit]:
-    """The ``k`` best diseases for one case's entry scores, with their members best first."""
-    group_scores = groups.scores(entry_scores)
-    chosen = groups.top(group_scores, k)
-    posterior = probabilities(group_scores) if probabilities is not None and chosen.size else None
-    return [
-        GroupHit(
-            group=int(g),
-            rows=groups.ranked_members(int(g), entry_scores),
-            score=float(group_scores[g]),
-            probability=None if posterior is None else float(np.ravel(posterior)[g]),
-        )
-        for g in chosen
-    ]
+    """The ``k`` best diseases for one case's entry scores, with their members best first.
+
+    A disease's probability is the sum of its entries' (``posterior``, the entries' softmax; or
+    ``probabilities(entry_scores)``): with log-sum-exp group scores at the same temperature this
+    is exactly the softmax over diseases, without computing it over ~10k groups.
+    """
+    chosen, group_scores = groups.top_of(np.asarray(entry_scores, dtype=np.float64), k)
+    if posterior is None and probabilities is not None and chosen.size:
+        posterior = np.ravel(probabilities(entry_scores))
+    hits = []
+    for g, score in zip(chosen.tolist(), group_scores.tolist(), strict=True):
+        rows = groups.ranked_members(g, entry_scores)
+        probability = None if posterior is None else float(posterior[rows].sum())
+        hits.append(GroupHit(group=g, rows=rows, score=score, probability=probability))
+    return hits
 
 
 def group_candidates(
@@ -223,7 +287,8 @@ def group_candidates(
     names: Sequence[str],
 ) -> dict[str, Any]:
     """The disease-identity fields of a :class:`~ocais.schemas.Candidate` for one hit:
-    ``disease_id`` and ``name`` of the best member, ``mondo_id``, ``members`` and ``links``."""
+    ``disease_id`` and ``name`` of the best member, ``mondo_id``, ``members`` (each with its
+    page) and ``mondo_url``."""
     best = int(hit.rows[0])
     group_id = groups.group_ids[hit.group]
     mondo_id = group_id if groups.mondo[hit.group] else None
@@ -238,19 +303,12 @@ def group_candidates(
         )
         for row in hit.rows
     ]
-    mondo_url = disease_url(mondo_id) if mondo_id else None
-    links = (
-        [DiseaseLink.model_construct(label=mondo_id, url=mondo_url)]
-        if mondo_id and mondo_url
-        else []
-    )
-    links += [DiseaseLink.model_construct(label=m.id, url=m.url) for m in members if m.url]
     return {
         "disease_id": groups.disease_ids[best],
         "name": names[best],
         "mondo_id": mondo_id,
         "members": members,
-        "links": links,
+        "mondo_url": disease_url(mondo_id) if mondo_id else None,
     }
 
 

@@ -321,9 +321,9 @@ class PhenotypeRanker:
             warnings.append("no observed HPO term that this release knows: nothing to rank")
         else:
             groups = self.disease_groups
-            hits = top_groups(groups, scores, top_k, self.probabilities)
-            order = [int(hit.rows[0]) for hit in hits]
             posterior = self.probabilities(scores)[0]
+            hits = top_groups(groups, scores, top_k, posterior=posterior)
+            order = [int(hit.rows[0]) for hit in hits]
             state = self._state
             context = case_context(state, terms)
             evidence = candidates_evidence(

@@ -77,15 +77,14 @@ function idLink(id, url) {
 
 /** One disease, its MONDO id and its entries (OMIM, ORPHA), each linking to its page. */
 function diseaseIds(candidate) {
-  const links = new Map((candidate.links || []).map((l) => [l.label, l.url]));
   const members = candidate.members && candidate.members.length
     ? candidate.members
-    : [{ id: candidate.disease_id, url: links.get(candidate.disease_id) }];
+    : [{ id: candidate.disease_id, url: null }];
   const parts = [];
-  if (candidate.mondo_id) parts.push(idLink(candidate.mondo_id, links.get(candidate.mondo_id)));
+  if (candidate.mondo_id) parts.push(idLink(candidate.mondo_id, candidate.mondo_url));
   members.forEach((m, i) => {
     if (parts.length) parts.push(i === 0 && candidate.mondo_id ? " · " : ", ");
-    parts.push(idLink(m.id, m.url || links.get(m.id)));
+    parts.push(idLink(m.id, m.url));
   });
   return h("span", { class: "candidate__ids" }, parts);
 }
