@@ -15,7 +15,12 @@ import pytest
 from ocais.ingest.text import ConceptRecognizer, detect_language, extract_text
 from ocais.ingest.text.evaluation import Example, GoldTerm, score
 from ocais.ingest.text.sections import find_sections, heading_kind
-from ocais.ingest.text.spelling import SpellingIndex, osa_distance, plausible_typo
+from ocais.ingest.text.spelling import (
+    CONFIDENCE_EXPANDED,
+    SpellingIndex,
+    osa_distance,
+    plausible_typo,
+)
 
 NOTES = Path(__file__).parent / "fixtures" / "clinical_notes.json"
 TARGETS = {
@@ -27,7 +32,13 @@ PROSE = """The meeting was held on Tuesday afternoon and everyone agreed that th
 more water. She bought bread, milk and apples at the market, then walked home along the river.
 Storing the boxes in the basement took longer than expected, and listing every item was tedious.
 He decided to cancel the trip because the weather forecast was bad. Please strip the old paint
-before painting the fence. The children played football while their parents talked about school."""
+before painting the fence. The children played football while their parents talked about school.
+The dev team shipped the animation on time, and the parentheses in the contractual clause were
+confusing. He overwrote the old file. They opened a joint account at short notice. He vanished
+into thin air after a long race, and the flat fees were fair. She was hearing less of the news on
+the radio. My cousin lost his keys. The hearing was postponed until Monday. They had a short
+conversation about the weather. The flight was delayed by two hours. We ran a long distance race in
+the park. The report was double-spaced with wide margins. Her handwriting is large and clear."""
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +52,41 @@ def test_spelling_index_and_guard() -> None:
     index = SpellingIndex({"seizure": 3, "stria": 1, "hearing": 2}, {"bearing"})
     assert index.candidates("siezure") == ["seizure"]
     assert index.candidates("bearing") == [] and index.candidates("strip") == []
+
+
+def test_two_edits_only_for_long_words_and_typing_slips() -> None:
+    index = SpellingIndex({"developmental": 2, "agitation": 1, "confusion": 1, "seizure": 1}, set())
+    assert index.far_candidates("devlopmantal") == ["developmental"]
+    assert index.far_candidates("animation") == []  # consonants replaced: another word
+    assert index.far_candidates("confusing") == []  # another ending: another word form
+    assert index.far_candidates("siezzure") == []  # under nine letters: one edit only
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("No hearing los.", "Hearing impairment"),  # short word anchored by "hearing"
+        ("Father with short statue.", "Short stature"),  # ... by "short"
+        ("Hypotonia and joint hypermobilty.", "Joint hypermobility"),  # a label word's typo
+        ("ventricular septal defct", "Ventricular septal defect"),
+        ("dev delay since infancy", "Global developmental delay"),  # shorthand expanded
+        ("Frequent szs.", "Seizure"),
+        ("devlopmantal delay", "Global developmental delay"),  # two edits, long word
+    ],
+)
+def test_anchored_corrections_and_shorthand(
+    recognizer: ConceptRecognizer, text: str, label: str
+) -> None:
+    [match] = recognizer.find(text)[-1:]
+    assert match.label == label and match.confidence < 1
+
+
+def test_anchors_never_correct_replaced_letters_of_short_real_words(
+    recognizer: ConceptRecognizer,
+) -> None:
+    for text in ["thin air", "a long race", "flat fees", "hearing less", "cold lands", "big tears"]:
+        assert recognizer.find(text) == [], text
+    assert recognizer.find("dev delay")[0].confidence == CONFIDENCE_EXPANDED
 
 
 def test_sections_and_headings() -> None:

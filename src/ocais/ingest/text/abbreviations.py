@@ -10,6 +10,15 @@ singular) occurs within a dozen tokens in the same sentence; ``forbids`` vetoes 
 words is right before or after the abbreviation, or a number follows it ("patient ID",
 "ID 1234"). When several entries for one
 abbreviation match, the first wins; when none does, the abbreviation is skipped.
+
+:data:`WORD_ABBREVIATIONS` are shorthand for one word ("dev delay"), matched in lower case or
+capitalized and used only where the expansion fits the dictionary (see
+:func:`ocais.ingest.text.spelling.correct_tokens`).
+
+Where these lists come from: written for OCAIS from general clinical usage (shorthand common in
+clinic letters and genetics referrals), not copied from a published list. Abbreviations with
+several common clinical senses (CP, MR, DM, AF, LD, HL, LOC, NEC, ...) are left out or listed in
+:data:`AMBIGUOUS_ABBREVIATIONS`.
 """
 
 from __future__ import annotations
@@ -72,7 +81,36 @@ CURATED_ABBREVIATIONS: tuple[Abbreviation, ...] = (
     Abbreviation("NTD", "HP:0045005"),  # neural tube defect
     Abbreviation("DDH", "HP:0001385"),  # developmental dysplasia of the hip
     Abbreviation("PVL", "HP:0006970"),  # periventricular leukomalacia
+    Abbreviation("NDD", "HP:0012758"),  # neurodevelopmental delay
+    Abbreviation("SOB", "HP:0002094"),  # shortness of breath: dyspnea
+    Abbreviation("GTC", "HP:0002069"),  # (generalized) tonic-clonic seizure
+    Abbreviation("GTCS", "HP:0002069"),
+    Abbreviation("T1DM", "HP:0100651"),
+    Abbreviation("T2DM", "HP:0005978"),
+    Abbreviation("CHF", "HP:0001635"),  # congestive heart failure
+    Abbreviation("SVT", "HP:0004755"),  # supraventricular tachycardia
+    Abbreviation("LGA", "HP:0001520"),  # large for gestational age
+    Abbreviation("CHL", "HP:0000405"),  # conductive hearing loss
+    Abbreviation("VPI", "HP:0000220"),  # velopharyngeal insufficiency
 )
+
+# Shorthand for one word (lower-case raw word → the word, as written in labels).
+WORD_ABBREVIATIONS: dict[str, str] = {
+    "dev": "developmental",
+    "devel": "developmental",
+    "devt": "development",
+    "bilat": "bilateral",
+    "abn": "abnormal",
+    "abnl": "abnormal",
+    "cong": "congenital",
+    "resp": "respiratory",
+    "sz": "seizure",
+    "szs": "seizures",
+    "hypopig": "hypopigmented",
+    "hyperpig": "hyperpigmented",
+    "periph": "peripheral",
+    "ventric": "ventricular",
+}
 
 # HPO synonyms that are also common abbreviations of something else (or of a test): never matched.
 AMBIGUOUS_ABBREVIATIONS = frozenset(

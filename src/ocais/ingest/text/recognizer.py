@@ -29,6 +29,7 @@ from ocais.ingest.text.abbreviations import (
     AMBIGUOUS_ABBREVIATIONS,
     AMBIGUOUS_WORDS,
     CURATED_ABBREVIATIONS,
+    WORD_ABBREVIATIONS,
     Abbreviation,
 )
 from ocais.ingest.text.cache import cache_key, load_state, save_state
@@ -168,6 +169,9 @@ class ConceptRecognizer:
         self._abbreviations: dict[str, list[_AbbreviationEntry]] = {}
         self._known_words: list[str] = []  # ordinary English: never spelling-corrected
         self._spelling: SpellingIndex | None = None  # built on first use
+        self._expansions = {
+            normalize_word(w): normalize_word(e) for w, e in WORD_ABBREVIATIONS.items()
+        }
         self._derived: dict[str, Any] = {}  # indexes built from the dictionary on first use
         abbreviations = tuple(abbreviations)
         folder = cache_dir
@@ -337,6 +341,7 @@ class ConceptRecognizer:
                 self._entries,
                 self._prefixes,
                 self._abbreviations,
+                self._expansions,
             )
         return [
             Match(
