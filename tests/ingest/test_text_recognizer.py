@@ -9,8 +9,8 @@ import pytest
 
 from ocais.ingest.text import ConceptRecognizer, Match
 from ocais.ingest.text.abbreviations import CURATED_ABBREVIATIONS, Abbreviation
+from ocais.ingest.text.labels import label_variants
 from ocais.ingest.text.normalize import label_keys, normalize_word, singular, tokenize
-from ocais.ingest.text.recognizer import label_variants
 
 SEIZURE, BTCS, VISION, EYE = "HP:0001250", "HP:0002069", "HP:0000505", "HP:0000478"
 

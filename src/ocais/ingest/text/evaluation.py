@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ocais.ingest.text import templates
 from ocais.ingest.text.context import Mention, Status
-from ocais.ingest.text.recognizer import NOUN_TO_ADJECTIVES
+from ocais.ingest.text.labels import NOUN_TO_ADJECTIVES
 from ocais.schemas import Case
 
 if TYPE_CHECKING:
