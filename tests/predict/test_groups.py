@@ -98,3 +98,35 @@ def test_no_differential_lists_a_mondo_disease_twice_on_the_shared_cases(
         assert all(c.mondo_id in (None, real_kb.disease_group(c.disease_id)) for c in candidates)
         grouped += sum(len(c.members) > 1 for c in candidates)
     assert grouped > 0  # OMIM and Orphanet entries of one disease were merged
+
+
+def test_the_fast_top_k_equals_scoring_every_group() -> None:
+    """``top_of`` (bounded: only groups that can reach the k-th best are scored) gives exactly
+    what scoring every group and taking the top k gives, ties and -inf included."""
+    rng = np.random.default_rng(0)
+    n = 300
+    ids = [f"OMIM:{100000 + i}" for i in range(n)]
+    group_of = rng.integers(0, 180, size=n)  # groups of 1 to ~6 entries
+    order = np.argsort(group_of, kind="stable")
+    sorted_groups = group_of[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(sorted_groups) != 0])
+    _, dense = np.unique(group_of, return_inverse=True)
+    for temperature in (None, 1.5):
+        groups = DiseaseGroups(
+            disease_ids=ids,
+            group_ids=[f"MONDO:{g}" for g in range(starts.size)],
+            group_of=dense.astype(np.int64),
+            order=order.astype(np.int64),
+            starts=starts.astype(np.int64),
+            mondo=[True] * starts.size,
+            temperature=temperature,
+        )
+        for trial in range(50):
+            scores = np.round(rng.normal(size=n) * 3, 1)  # rounded: ties happen
+            scores[rng.random(n) < 0.1] = -np.inf
+            for k in (1, 5, 20, 200):
+                every = groups.scores(scores)
+                expected = groups.top(every, k)
+                chosen, chosen_scores = groups.top_of(scores, k)
+                assert chosen.tolist() == expected.tolist(), (temperature, trial, k)
+                assert np.allclose(chosen_scores, every[expected])

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ocais.knowledge import KnowledgeBase, disease_url
+from ocais.predict.matrices import top_rows
 from ocais.schemas import GroupMember
 
 FloatArray = npt.NDArray[np.float64]
@@ -170,14 +171,7 @@ class DiseaseGroups:
 
     def top(self, group_scores: FloatArray, k: int) -> IntArray:
         """The ``k`` best groups with a finite score: score descending, then member id."""
-        finite = np.flatnonzero(np.isfinite(group_scores))
-        if k <= 0 or finite.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if finite.size > k:
-            threshold = -np.partition(-group_scores[finite], k - 1)[k - 1]
-            finite = finite[group_scores[finite] >= threshold]
-        order = np.lexsort((self.group_rank[finite], -group_scores[finite]))
-        return finite[order[:k]].astype(np.int64)
+        return top_rows(group_scores, k, self.group_rank)
 
     def top_of(self, entry_scores: FloatArray, k: int) -> tuple[IntArray, FloatArray]:
         """The ``k`` best groups of one case and their scores, exactly as :meth:`top` over
@@ -206,9 +200,7 @@ class DiseaseGroups:
         else:  # fewer groups than k have a finite member among the best: all of them
             candidates = np.unique(self.group_of[np.flatnonzero(finite)])
         scores = self._group_scores(entry_scores, candidates)
-        keep = np.isfinite(scores)
-        candidates, scores = candidates[keep], scores[keep]
-        order = np.lexsort((self.group_rank[candidates], -scores))[:k]
+        order = top_rows(scores, k, self.group_rank[candidates])
         return candidates[order].astype(np.int64), scores[order]
 
     def _group_scores(self, entry_scores: FloatArray, chosen: IntArray) -> FloatArray:

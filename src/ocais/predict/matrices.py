@@ -89,15 +89,7 @@ class DiseaseMatrices:
 
     def top(self, scores: FloatArray, k: int) -> IntArray:
         """Rows of the ``k`` best finite scores: score descending, then disease id ascending."""
-        finite = np.flatnonzero(np.isfinite(scores))
-        if k <= 0 or finite.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if finite.size > k:
-            # keep every disease tied with the k-th best so the id tie-break sees all of them
-            threshold = -np.partition(-scores[finite], k - 1)[k - 1]
-            finite = finite[scores[finite] >= threshold]
-        order = np.lexsort((self.id_rank[finite], -scores[finite]))
-        return finite[order[:k]]
+        return top_rows(scores, k, self.id_rank)
 
 
 def build_matrices(
@@ -190,3 +182,17 @@ def compile_matrices(kb: KnowledgeBase, annotations: Annotations) -> DiseaseMatr
         information_content=np.asarray(kb.information_content, dtype=np.float64),
         default_frequency=a.default_frequency,
     )
+
+
+def top_rows(scores: FloatArray, k: int, tie_rank: IntArray) -> IntArray:
+    """Positions of the ``k`` best finite ``scores``: score descending, then ``tie_rank``
+    ascending (a deterministic tie-break, e.g. the id order)."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if k <= 0 or finite.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if finite.size > k:
+        # keep everything tied with the k-th best so the tie-break sees all of them
+        threshold = -np.partition(-scores[finite], k - 1)[k - 1]
+        finite = finite[scores[finite] >= threshold]
+    order = np.lexsort((tie_rank[finite], -scores[finite]))
+    return finite[order[:k]].astype(np.int64)
