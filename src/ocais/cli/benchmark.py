@@ -68,14 +68,20 @@ def _label(task: str) -> str:
 
 
 def _table(result: BenchmarkResult) -> Table:
-    title = f"Benchmark on {escape(result.source)} (HPO {result.knowledge.get('hpo_version')})"
+    title = (
+        f"Benchmark on {escape(result.source)} (HPO {result.knowledge.get('hpo_version')}; "
+        "all/covered: one row per MONDO disease, strict: the exact entry)"
+    )
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("predictor", no_wrap=True)
     table.add_column("cases", no_wrap=True)
     for header in ("n", "top1", "top3", "top5", "top10", "MRR", "coverage", "ms/case"):
         table.add_column(header, justify="right", no_wrap=True)
     for name, predictor in result.predictors.items():
-        for scope, metrics in (("all", predictor.metrics), ("covered", predictor.covered)):
+        scopes = [("all", predictor.metrics), ("covered", predictor.covered)]
+        if predictor.strict:  # the true entry itself among all entries: nothing flatters
+            scopes.append(("strict", predictor.strict))
+        for scope, metrics in scopes:
             table.add_row(
                 escape(name) if scope == "all" else "",
                 scope,
@@ -84,7 +90,7 @@ def _table(result: BenchmarkResult) -> Table:
                 f"{metrics['mrr']:.3f}",
                 f"{metrics['coverage']:.1%}",
                 f"{predictor.ms_per_case:.2f}" if scope == "all" else "",
-                style="dim" if scope == "covered" else None,
+                style=None if scope == "all" else "dim",
             )
     return table
 
