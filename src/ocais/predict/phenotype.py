@@ -19,6 +19,10 @@ evidence that d is *relevant* (weight ``excluded_relevance`` × the observed-ter
 through d's frequency p of q, evidence against d: ``excluded_weight`` · log(1 − p). A naive
 log(1 − p) alone lowers accuracy on published cases (measured; see docs/decisions/0003).
 
+**Measured, off by default** (docs/decisions/0003): ``match_ic_weight`` γ (term log LR × (IC(q) /
+mean IC)^γ), ``system_cap`` (one organ system's summed log LR; a term under k systems counts 1/k
+in each), ``excluded_ratio`` r (negatives' parts × min(1, r · #observed / #excluded)).
+
 **Unreported features.** Each frequent annotation of d that no patient term touches (neither
 ancestor nor descendant of it) costs log(1 − β·f): weak, because case reports omit much.
 
@@ -72,9 +76,12 @@ class PhenotypeRankerOptions(BaseModel):
     specificity_penalty: float = Field(6.0, ge=0, description="λ: loose-match penalty")
     noise_floor: float = Field(0.01, gt=0, le=1, description="α: LR of an unrelated finding")
     not_penalty: float = Field(3.0, ge=0, description="Log cost of an observed NOT feature")
-    excluded_weight: float = Field(0.3, ge=0, description="Weight of log(1 − p) for negatives")
+    excluded_weight: float = Field(0.15, ge=0, description="Weight of log(1 − p) for negatives")
     excluded_relevance: float = Field(0.5, ge=0, description="Relevance weight of negatives")
     unreported_penalty: float = Field(0.1, ge=0, lt=1, description="β for unreported features")
+    match_ic_weight: float = Field(0.0, ge=0, description="γ: weight (IC(q)/mean IC)^γ per term")
+    system_cap: float | None = Field(None, gt=0, description="Cap of one organ system's log LR")
+    excluded_ratio: float | None = Field(None, gt=0, description="Negatives × min(1, r·#obs/#exc)")
     onset_penalty: float = Field(1.0, ge=0, description="Log cost of an onset clash")
     sex_penalty: float = Field(2.0, ge=0, description="Log cost of a sex-limited disease")
     temperature: float = Field(
@@ -189,22 +196,55 @@ class PhenotypeRanker:
             return np.full(self.matrices.n_diseases, -np.inf)
         # the cached per-term vectors are float32: summed as such (4x cheaper than widening
         # each one; the rounding, ~1e-6 on scores of order 10, is the same for every disease)
-        matched = np.zeros(self.matrices.n_diseases, dtype=np.float32)
-        for term in terms.observed:
-            np.add(matched, self.observed_log_lr(int(term)), out=matched)
+        matched = self._observed_sum(terms.observed)
+        scale = 1.0
+        if opts.excluded_ratio is not None and terms.excluded.size:
+            scale = min(1.0, opts.excluded_ratio * terms.observed.size / terms.excluded.size)
         if opts.excluded_relevance:
-            relevance = np.float32(opts.excluded_relevance)
+            relevance = np.float32(opts.excluded_relevance * scale)
             for term in terms.excluded:
                 matched += relevance * self.observed_log_lr(int(term))
         total = matched.astype(np.float64)
         if opts.excluded_weight:
             for term in terms.excluded:
-                total += opts.excluded_weight * self.excluded_log_lr(int(term))
+                total += opts.excluded_weight * scale * self.excluded_log_lr(int(term))
         if opts.unreported_penalty:
             total += self._unreported_log(np.concatenate([terms.observed, terms.excluded]))
         if opts.onset_penalty or opts.sex_penalty:
             total += self._demographics.penalty(case, opts.onset_penalty, opts.sex_penalty)
         return total
+
+    def _observed_sum(self, observed: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Σ of the observed terms' log LRs, IC-weighted and capped per system if asked."""
+        opts, ic = self.options, self._state.information_content
+        matched = np.zeros(self.matrices.n_diseases, dtype=np.float32)
+        if not opts.match_ic_weight and opts.system_cap is None:  # the defaults: a plain sum
+            for term in observed.tolist():
+                np.add(matched, self.observed_log_lr(term), out=matched)
+            return matched
+        weights = np.ones(observed.size)
+        if opts.match_ic_weight and (mean := float(ic[observed].mean())) > 0:
+            weights = (ic[observed] / mean) ** opts.match_ic_weight
+        systems: dict[int, npt.NDArray[np.float32]] = {}
+        for term, weight in zip(observed.tolist(), weights.tolist(), strict=True):
+            vector = self.observed_log_lr(term)
+            owners = [] if opts.system_cap is None else self.ancestors(term).tolist()
+            owners = [a for a in owners if self._system_terms[a]]
+            if not owners:
+                matched += vector if weight == 1 else np.float32(weight) * vector
+            for system in owners:
+                share = np.float32(weight / len(owners)) * vector
+                systems[system] = systems[system] + share if system in systems else share
+        for part in systems.values():
+            matched += np.minimum(part, np.float32(opts.system_cap))
+        return matched
+
+    @cached_property
+    def _system_terms(self) -> npt.NDArray[np.bool_]:
+        """Bool per term: is it an organ system (its only phenotypic ancestor is HP:0000118)?"""
+        inside, ptr = self.kb.phenotypic_mask, self._state.ancestor_ptr
+        cumulative = np.r_[0, np.cumsum(inside[self._state.ancestor_idx])]
+        return np.asarray(inside & (cumulative[ptr[1:]] - cumulative[ptr[:-1]] == 2))
 
     def ancestors(self, term: int) -> npt.NDArray[np.int64]:
         ptr = self._state.ancestor_ptr
