@@ -3,8 +3,8 @@ feedback — with the keyboard, on a phone, against the live app (tiny release, 
 
 Rankings on the tiny release (Disease A: seizure 1/2, visual impairment very frequent;
 B: bilateral tonic-clonic seizure 80%, NOT visual impairment; C: eye abnormality):
-"Recurrent seizures, no poor vision" → A 55%, B 27%, C 18%; with visual impairment present
-A 76%; without the visual-impairment finding B 42% leads; adding the tonic-clonic seizure → B 55%.
+"Recurrent seizures, no poor vision" → A 56%, B 26%, C 18%; with visual impairment present
+A 76%; without the visual-impairment finding B 42% leads; adding the tonic-clonic seizure → B 54%.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_type_a_case_and_see_findings_and_candidates(page: Page, server: LiveApp
     top = top_candidate(reply)
     expect(top).to_have_attribute("data-disease", "OMIM:100001")
     expect(top.locator(".candidate__name")).to_contain_text("Disease A")
-    expect(top.locator(".candidate__pct")).to_contain_text("55%")
+    expect(top.locator(".candidate__pct")).to_contain_text("56%")
     # similar cases: at most three, with their diagnoses by name
     similar = reply.locator(".similar__case")
     expect(similar.first).to_be_visible()
@@ -166,7 +166,7 @@ def test_add_a_finding_with_the_keyboard(page: Page) -> None:
 
 @pytest.mark.parametrize(
     ("answer", "state", "top", "pct"),
-    [("Present", "observed", "OMIM:100002", "55%"), ("Absent", "excluded", "OMIM:100001", "47%")],
+    [("Present", "observed", "OMIM:100002", "54%"), ("Absent", "excluded", "OMIM:100001", "48%")],
 )
 def test_answering_a_suggested_question_refines_the_case(
     page: Page, answer: str, state: str, top: str, pct: str
@@ -325,7 +325,7 @@ def test_follow_up_message_adds_to_the_case(page: Page) -> None:
     history = page.locator(".turn--history")
     expect(history).to_have_count(1)
     expect(history.locator(".turn__body")).to_be_hidden()
-    expect(history.locator(".turn__summary")).to_contain_text("Top candidate: Disease A (55%)")
+    expect(history.locator(".turn__summary")).to_contain_text("Top candidate: Disease A (56%)")
     history.get_by_role("button", name="Show details").click()
     expect(history.locator(".turn__body")).to_be_visible()
     expect(history.locator(".chip__button")).to_have_count(0)
