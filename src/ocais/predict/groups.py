@@ -85,64 +85,25 @@ class DiseaseGroups:
     def scores(self, entry_scores: npt.ArrayLike) -> FloatArray:
         """Group scores per row of a (…, n_entries) array: T·log Σ exp(s/T) over the members
         (``temperature`` set), else their maximum. A group of one keeps its member's score;
-        ``-inf`` members add nothing. Only groups of several entries (a few thousand of the
-        ~12k) are reduced; the others are one gather."""
+        ``-inf`` members add nothing."""
         values = np.asarray(entry_scores, dtype=np.float64)
         if self.n_groups == 0:
             return np.empty((*values.shape[:-1], 0))
-        result: FloatArray = np.empty((*values.shape[:-1], self.n_groups))
-        result[..., self.single_groups] = values[..., self.single_rows]
-        if self.multi_groups.size == 0:
-            return result
-        grouped = values[..., self.multi_order]
-        best: FloatArray = np.maximum.reduceat(grouped, self.multi_starts, axis=-1)
+        return self._combine(values[..., self.order], self.starts, self.sizes)
+
+    def _combine(self, grouped: FloatArray, starts: IntArray, sizes: IntArray) -> FloatArray:
+        """Reduce consecutive segments (``starts``, ``sizes``) of the last axis of ``grouped``
+        to one score each: their maximum, or T·log Σ exp(s/T) with a temperature."""
+        best: FloatArray = np.maximum.reduceat(grouped, starts, axis=-1)
         if self.temperature is None:
-            result[..., self.multi_groups] = best
-            return result
+            return best
         finite = np.isfinite(best)
         shift = np.where(finite, best, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            spread = np.exp((grouped - shift[..., self.multi_owner]) / self.temperature)
-            total = np.add.reduceat(spread, self.multi_starts, axis=-1)
-            result[..., self.multi_groups] = np.where(
-                finite, shift + self.temperature * np.log(total), best
-            )
+            spread = np.exp((grouped - np.repeat(shift, sizes, axis=-1)) / self.temperature)
+            total = np.add.reduceat(spread, starts, axis=-1)
+            result: FloatArray = np.where(finite, shift + self.temperature * np.log(total), best)
         return result
-
-    @cached_property
-    def single_groups(self) -> IntArray:
-        """The groups of one entry."""
-        return np.flatnonzero(self.sizes == 1).astype(np.int64)
-
-    @cached_property
-    def single_rows(self) -> IntArray:
-        """The entry row of each group of one, in ``single_groups`` order."""
-        rows: IntArray = self.order[self.starts[self.single_groups]]
-        return rows
-
-    @cached_property
-    def multi_groups(self) -> IntArray:
-        """The groups of several entries."""
-        return np.flatnonzero(self.sizes > 1).astype(np.int64)
-
-    @cached_property
-    def multi_order(self) -> IntArray:
-        """The entry rows of the groups of several entries, group by group."""
-        if self.multi_groups.size == 0:
-            return np.empty(0, dtype=np.int64)
-        rows: IntArray = np.concatenate([self.members(int(g)) for g in self.multi_groups])
-        return rows
-
-    @cached_property
-    def multi_starts(self) -> IntArray:
-        """Where each group of several entries begins in ``multi_order``."""
-        sizes = self.sizes[self.multi_groups]
-        return np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
-
-    @cached_property
-    def multi_owner(self) -> IntArray:
-        """Per position of ``multi_order``: the index of its group in ``multi_groups``."""
-        return np.repeat(np.arange(self.multi_groups.size), self.sizes[self.multi_groups])
 
     @cached_property
     def sizes(self) -> IntArray:
@@ -210,17 +171,7 @@ class DiseaseGroups:
         sizes = self.sizes[chosen]
         seg_starts = np.r_[0, np.cumsum(sizes)[:-1]]
         positions = np.repeat(self.starts[chosen] - seg_starts, sizes) + np.arange(sizes.sum())
-        values = entry_scores[self.order[positions]]
-        best: FloatArray = np.maximum.reduceat(values, seg_starts)
-        if self.temperature is None:
-            return best
-        finite = np.isfinite(best)
-        shift = np.where(finite, best, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            spread = np.exp((values - np.repeat(shift, sizes)) / self.temperature)
-            total = np.add.reduceat(spread, seg_starts)
-            result: FloatArray = np.where(finite, shift + self.temperature * np.log(total), best)
-        return result
+        return self._combine(entry_scores[self.order[positions]], seg_starts, sizes)
 
     @cached_property
     def entry_slack(self) -> FloatArray:
