@@ -65,8 +65,7 @@ def main() -> None:
         for name, rows in halves.items():
             top_p, hit, nll = [], [], []
             for i in rows:
-                truth = {groups.index.get(kb.disease_group(d)) for d in confirmed_truth(cases[i])}
-                truth.discard(None)
+                truth = set(groups.positions(confirmed_truth(cases[i]), kb))
                 best = int(np.argmax(group_scores[i]))
                 tied = group_scores[i] >= group_scores[i, best]
                 pessimistic_hit = bool(truth) and tied.sum() == 1 and best in truth

@@ -19,7 +19,8 @@ import typer
 from rich.markup import escape
 
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
-from ocais.errors import ConfigError, OcaisError
+from ocais.errors import OcaisError
+from ocais.plugins import choose
 from ocais.serve.accounts import Accounts
 from ocais.serve.settings import ServeSettings, load_serve_settings
 from ocais.workflows.types import available_predictors
@@ -131,12 +132,7 @@ def serve(
         kb = cli.knowledge  # compile the knowledge cache once, before workers start
         # a bad predictor name or model fails now, not in every worker; a model is loaded here
         # only to check it (each worker loads its own: the parent keeps no copy in memory)
-        known = available_predictors()
-        if serve_settings.predictor not in known:
-            raise ConfigError(
-                f"unknown predictor {serve_settings.predictor!r}",
-                hint="choose one of: " + ", ".join(sorted(known)),
-            )
+        choose("predictor", serve_settings.predictor, available_predictors())
         loaded = None
         if serve_settings.model_dir is not None:
             loaded = cli.services.predictor(

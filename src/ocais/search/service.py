@@ -33,15 +33,19 @@ COLLECTION_VERSION = "v2"
 DEFAULT_COLLECTION = f"cases_phenotype_{COLLECTION_VERSION}"
 
 
+def _unversioned(embedder_name: str) -> str:
+    """``cases_<embedder>``, the name a valid collection name can be built on."""
+    return "cases_" + re.sub(r"[^a-z0-9_]", "_", embedder_name.lower())[:30]
+
+
 def collection_name(embedder_name: str) -> str:
     """The case collection of an embedder, e.g. ``cases_phenotype_v2``."""
-    safe = re.sub(r"[^a-z0-9_]", "_", embedder_name.lower())[:30]
-    return f"cases_{safe}_{COLLECTION_VERSION}"
+    return f"{_unversioned(embedder_name)}_{COLLECTION_VERSION}"
 
 
 def legacy_collections(embedder_name: str) -> tuple[str, ...]:
     """Collections of earlier versions for this embedder (dropped once replaced)."""
-    return (f"cases_{re.sub(r'[^a-z0-9_]', '_', embedder_name.lower())[:30]}",)
+    return (_unversioned(embedder_name),)
 
 
 class SearchService:

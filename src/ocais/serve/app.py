@@ -45,10 +45,6 @@ DESCRIPTION = (
 _UNSET: Any = UNSET
 
 
-def _log_notice(message: str) -> None:
-    logger.warning("%s", message)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -70,9 +66,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        core = build_services(
-            settings, knowledge=knowledge, repo=repo, search=search, notify=_log_notice
-        )
+        # repairs and unknown settings are logged (logger ``ocais.workflows``)
+        core = build_services(settings, knowledge=knowledge, repo=repo, search=search)
         try:
             kb = core.knowledge
             core.search_or_none()  # open search (and repair its index) before the first request

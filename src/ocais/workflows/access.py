@@ -28,7 +28,6 @@ from ocais.search.service import Visibility
 from ocais.store import Repository
 from ocais.store.service_repo import ServiceRepository
 
-ROLES = ("clinician", "researcher", "admin")
 Action = Literal["read", "delete"]
 
 

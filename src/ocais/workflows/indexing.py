@@ -43,30 +43,25 @@ INDEX_DONE = "done"
 
 
 # -- which process owns a run -----------------------------------------------------------------
-def _process_start(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), to tell a reused pid
-    from the original process; ``None`` where /proc is not available."""
+def _stat_field(pid: int, index: int) -> str | None:
+    """Field ``index`` of ``/proc/PID/stat`` after "pid (comm)" (Linux; proc(5) numbers it
+    ``index + 3``): 0 is the state, 19 the start time in clock ticks since boot, which tells a
+    reused pid from the original process. ``None`` where /proc is not available."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5), after "pid (comm)"
+    return fields[index] if len(fields) > index else None
 
 
-def _process_state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[0] if fields else None
+_STATE, _START_TIME = 0, 19
 
 
 def owner_stamp() -> dict[str, Any]:
     """What a run records about the process running it."""
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "pid_start": _process_start(pid)}
+    return {"host": socket.gethostname(), "pid": pid, "pid_start": _stat_field(pid, _START_TIME)}
 
 
 def process_alive(settings: dict[str, Any]) -> bool | None:
@@ -83,10 +78,10 @@ def process_alive(settings: dict[str, Any]) -> bool | None:
         return False
     except PermissionError:  # another user's process: it exists
         pass
-    if _process_state(pid) in ("Z", "X"):  # killed, not yet reaped by its parent
+    if _stat_field(pid, _STATE) in ("Z", "X"):  # killed, not yet reaped by its parent
         return False
     started = settings.get("pid_start")
-    return not (started is not None and _process_start(pid) not in (None, started))
+    return not (started is not None and _stat_field(pid, _START_TIME) not in (None, started))
 
 
 # -- repairs ----------------------------------------------------------------------------------

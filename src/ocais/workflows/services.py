@@ -34,7 +34,6 @@ def _log_notice(message: str) -> None:
 
 #: "not given: build the default" (``None`` means "turned off")
 UNSET: Any = object()
-_UNSET = UNSET
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Services:
     notify: Notify = _log_notice
     _knowledge: KnowledgeBase | None = None
     _repo: Repository | None = None
-    _search: SearchService | Any | None = _UNSET
+    _search: SearchService | Any | None = UNSET
     _owns_repo: bool = True
     _recovered: bool = False
     _index_checked: bool = False
@@ -93,7 +92,7 @@ class Services:
         On first use the index is brought in step with the store (interrupted imports,
         an index of an earlier format): see :func:`ocais.workflows.indexing.repair_index`.
         """
-        if self._search is _UNSET:
+        if self._search is UNSET:
             self._search = self._open_search()
         if self._search is not None and not self._index_checked:
             self._index_checked = True
@@ -173,7 +172,7 @@ def build_services(
     *,
     knowledge: KnowledgeBase | None = None,
     repo: Repository | None = None,
-    search: SearchService | Any | None = _UNSET,
+    search: SearchService | Any | None = UNSET,
     notify: Notify | None = None,
 ) -> Services:
     """The services of an installation, built lazily from ``settings``.
