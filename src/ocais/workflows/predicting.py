@@ -72,9 +72,11 @@ def predict_terms(
     age_years: float | None = None,
     top_k: int = 10,
     source: str = "api",
+    from_text: bool = False,
 ) -> Prediction:
-    """Rank every disease for (term id, excluded) pairs and demographics."""
-    observed, excluded = resolve_terms(knowledge, observations)
+    """Rank every disease for (term id, excluded) pairs and demographics (``from_text``: the
+    pairs were read from a text, which the error for "no finding" says)."""
+    observed, excluded = resolve_terms(knowledge, observations, from_text=from_text)
     return predictor.predict(query_case(observed, excluded, sex, age_years, source=source), top_k)
 
 
@@ -102,7 +104,13 @@ def predict_text(
     source: str = "api",
 ) -> Prediction:
     """Rank every disease for a clinician's free-text description."""
-    observed, excluded = resolve_terms(
-        knowledge, text_observations(knowledge, text), from_text=True
+    return predict_terms(
+        predictor,
+        knowledge,
+        text_observations(knowledge, text),
+        sex=sex,
+        age_years=age_years,
+        top_k=top_k,
+        source=source,
+        from_text=True,
     )
-    return predictor.predict(query_case(observed, excluded, sex, age_years, source=source), top_k)

@@ -45,6 +45,7 @@ class Services:
     _knowledge: KnowledgeBase | None = None
     _repo: Repository | None = None
     _search: SearchService | Any | None = UNSET
+    _owners: ServiceRepository | None = None
     _owns_repo: bool = True
     _recovered: bool = False
     _index_checked: bool = False
@@ -80,7 +81,9 @@ class Services:
     @property
     def owners(self) -> ServiceRepository:
         """The service tables (users, case owners, predictions, feedback, audit)."""
-        return ServiceRepository(self.repo.engine)
+        if self._owners is None:
+            self._owners = ServiceRepository(self.repo.engine)
+        return self._owners
 
     @property
     def access(self) -> CaseAccess:
