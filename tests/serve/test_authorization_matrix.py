@@ -147,6 +147,17 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "clinician/missing": 404,
         "admin/missing": 404,
     },
+    "PUT /api/v1/cases/{case_id}/shared": {
+        "resource": "case",
+        "body": {"shared": True},
+        "anonymous": 401,
+        "clinician/own": 403,  # sharing is for admins
+        "clinician/other": 403,
+        "researcher": 403,
+        "admin": 200,
+        "clinician/missing": 403,
+        "admin/missing": 404,
+    },
     "DELETE /api/v1/cases/{case_id}": {
         "resource": "case",
         "anonymous": 401,

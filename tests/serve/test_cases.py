@@ -165,3 +165,18 @@ def test_delete_by_owner_or_admin_only(api: Api) -> None:
     response = api.client.delete(f"/api/v1/cases/{first}", headers=api.auth("admin1"))
     assert_envelope(response, 404, "not_found")
     assert api.services.store.case_owner(first) is None
+
+
+def test_an_admin_shares_a_case_with_every_clinician(api: Api) -> None:
+    case_id = create(api, user="clinician")["id"]
+    url = f"/api/v1/cases/{case_id}"
+    assert_envelope(api.client.get(url, headers=api.auth("clinician2")), 404, "not_found")
+    shared = api.client.put(f"{url}/shared", json={"shared": True}, headers=api.auth("admin1"))
+    assert shared.status_code == 200 and shared.json() == {"shared": True}
+    assert api.client.get(url, headers=api.auth("clinician2")).json()["id"] == case_id
+    assert_envelope(api.client.delete(url, headers=api.auth("clinician2")), 403, "forbidden")
+    again = api.client.put(f"{url}/shared", json={"shared": False}, headers=api.auth("admin1"))
+    assert again.status_code == 200
+    assert_envelope(api.client.get(url, headers=api.auth("clinician2")), 404, "not_found")
+    refused = api.client.put(f"{url}/shared", json={"shared": True}, headers=api.auth("clinician"))
+    assert_envelope(refused, 403, "forbidden")

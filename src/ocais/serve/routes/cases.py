@@ -1,4 +1,4 @@
-"""``/api/v1/cases``: create (structured or Phenopacket v2), list, show and delete cases."""
+"""``/api/v1/cases``: create (structured or Phenopacket v2), list, show, share and delete cases."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from ocais.schemas import Case
-from ocais.serve.deps import Clinician, Reader, ServicesDep, audit
-from ocais.serve.schemas.cases import CaseCreate, CaseCreated, CasePage
+from ocais.serve.deps import Admin, Clinician, Reader, ServicesDep, audit
+from ocais.serve.schemas.cases import CaseCreate, CaseCreated, CasePage, CaseShared
 from ocais.serve.schemas.common import ERROR_RESPONSES
 from ocais.workflows import cases as workflows
 from ocais.workflows.types import CaseFilter
@@ -73,3 +73,14 @@ def delete_case(
     audit(request, case_id=case_id)
     workflows.delete_case(services.core, principal, case_id)
     return Response(status_code=204)
+
+
+@router.put("/{case_id}/shared", name="cases.share", response_model=CaseShared)
+def share_case(
+    case_id: str, body: CaseShared, request: Request, services: ServicesDep, principal: Admin
+) -> CaseShared:
+    """Make a case a shared reference case that every clinician may read (``shared: true``),
+    or private again (admins; the same as ``ocais cases share [--unshare]``)."""
+    audit(request, case_id=case_id)
+    workflows.share_cases(services.core, principal, [case_id], body.shared)
+    return body

@@ -21,6 +21,7 @@ __all__ = [
     "CaseCreated",
     "CaseData",
     "CasePage",
+    "CaseShared",
     "DiagnosisInput",
     "NoteInput",
     "ObservationInput",
@@ -44,3 +45,9 @@ class CaseCreated(BaseModel):
     id: str
     warnings: list[str] = Field(default_factory=list)
     case: Case
+
+
+class CaseShared(Strict):
+    """Whether a case is a shared reference case every clinician may read."""
+
+    shared: bool
