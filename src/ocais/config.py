@@ -176,6 +176,41 @@ class Settings(BaseSettings):
         default_factory=lambda: ServeSettings(),
         description="The web service's settings (OCAIS_SERVE_* variables).",
     )
+    llm_backend: str = Field(
+        default="auto",
+        description="LLM backend (a registered name: openai, llamacpp, transformers, none). "
+        "auto: openai when llm_url is set, else none (LLM features off).",
+    )
+    llm_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible LLM server, e.g. http://127.0.0.1:8080/v1 "
+        "(`ocais llm serve`, vLLM, Ollama, llama.cpp). Text is sent only there.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="The model: its name on the server (openai; default: the first it lists), "
+        "or a GGUF file / model directory (llamacpp, transformers).",
+    )
+    llm_api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the environment variable holding the LLM server's API key (the "
+        "key itself is never a setting); unset for local servers without one.",
+    )
+    llm_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for one LLM answer before giving up."
+    )
+    llm_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="Weight of the LLM's order in the rag predictor. Default: the weight "
+        "measured for the model by `ocais llm calibrate`, else 0 (the LLM explains only).",
+    )
+    llm_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More options of the LLM backend, as JSON (e.g. "
+        '\'{"max_retries": 4}\' for openai, \'{"adapter": "DIR"}\' for transformers).',
+    )
     search_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Options of the search embedder, as JSON (e.g. "

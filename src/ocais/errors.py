@@ -148,3 +148,22 @@ class ReleaseRefusedError(OcaisError, ValueError):
             or "regenerate the set with stronger privacy settings (e.g. a larger min_distance or "
             "a differential-privacy epsilon), re-run the report, and release again",
         )
+
+
+class LLMError(OcaisError, RuntimeError):
+    """An LLM call failed (server down, timeout, invalid or empty answer). Callers that can
+    answer without the LLM (``rag``, explanations, letters) do so and say what failed."""
+
+    code = "llm_failed"
+
+
+class LLMUnavailableError(LLMError):
+    """No LLM is configured, or the configured one cannot be reached or loaded."""
+
+    code = "llm_unavailable"
+
+
+class LLMOutputError(LLMError):
+    """The LLM answered, but not with what was asked (invalid JSON, empty, off-schema)."""
+
+    code = "llm_bad_output"

@@ -228,6 +228,11 @@ class Prediction(_Model):
     warnings: list[str] = Field(
         default_factory=list, description="Input problems handled (unknown/obsolete HPO ids)"
     )
+    explanation: str | None = Field(
+        default=None,
+        description="Why the first candidates rank where they do, written by an LLM from the "
+        "evidence (rag, or a request with explain); the model is named in the provenance",
+    )
     provenance: Provenance
 
     @field_validator("candidates")

@@ -45,6 +45,7 @@ def _predictor_json(result: PredictorResult) -> dict[str, Any]:
         "ms_per_case": result.ms_per_case,
         "mode": result.mode,
         "covered": result.covered,
+        **({"llm": result.llm} if result.llm is not None else {}),
     }
 
 

@@ -134,6 +134,9 @@ def run_benchmark(
             ms_per_case=round(1000 * elapsed / len(cases), 4),
             probability_source=probability_source,
         )
+        stats = getattr(predictor, "llm_stats", None)
+        if callable(stats):
+            results[label].llm = stats()
     result = BenchmarkResult(
         source=str(cases_source),
         software=f"ocais {__version__}",

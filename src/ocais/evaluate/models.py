@@ -99,6 +99,11 @@ class PredictorResult(_Model):
     )
     n_diseases: int | None = Field(default=None, description="Diseases the predictor ranks")
     ms_per_case: float
+    llm: dict[str, Any] | None = Field(
+        default=None,
+        description="Predictors that ask an LLM (rag, llm): model, calls, failures, "
+        "grounded_rate, ms_per_call (p50/p95) and tokens",
+    )
     metrics: Metrics = Field(
         description="Grouped (a hit on any entry of the truth's MONDO disease, each disease "
         "ranked once), all cases; uncovered cases count as misses"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -135,6 +135,10 @@ class MondoTable:
 
     def __contains__(self, mondo_id: object) -> bool:
         return mondo_id in self._diseases
+
+    def diseases(self) -> Iterator[MondoDisease]:
+        """Every disease of the table, in the table's order."""
+        return iter(self._diseases.values())
 
     def mondo_of(self, curie: str) -> str | None:
         """The MONDO id of an OMIM, ORPHA, ICD-10-CM or SNOMED CT id (a MONDO id maps to

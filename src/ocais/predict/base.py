@@ -70,7 +70,9 @@ class PredictorDependencies:
 
     cases: Callable[[], Any] | None = None  # the case store (``ocais.store.Repository``)
     search: Callable[[], Any] | None = None  # similar cases (``ocais.search.SearchService``)
-    llm: Callable[[], Any] | None = None  # an LLM backend (``ocais.llm``), once there is one
+    llm: Callable[[], Any] | None = None  # the LLM backend (``ocais.llm.base.LLMBackend``)
+    # the weight of a model's answers, by model name (``rag``; measured by `ocais llm calibrate`)
+    llm_weights: Callable[[], Any] | None = None
 
 
 def available_predictors() -> dict[str, Any]:

@@ -29,8 +29,9 @@ from ocais.serve.services import Services, build_app_services
 from ocais.serve.settings import ServeSettings
 from ocais.workflows import build_services
 from ocais.workflows.cases import NoteScrubber, default_note_scrubber
+from ocais.workflows.genai import llm_status
 from ocais.workflows.services import UNSET
-from ocais.workflows.types import Predictor, Repository, SearchService
+from ocais.workflows.types import LLMBackend, Predictor, Repository, SearchService
 
 logger = logging.getLogger("ocais.serve")
 
@@ -55,19 +56,21 @@ def create_app(
     search: SearchService | Any | None = _UNSET,
     text_extractor: TextExtractor | None = _UNSET,
     note_scrubber: NoteScrubber | None = _UNSET,
+    llm: LLMBackend | None = None,
 ) -> FastAPI:
     """The API app. Knowledge, store, predictor and search default to what ``settings`` name.
 
     ``search``, ``text_extractor`` and ``note_scrubber`` default to the installed backends
     (the store's vector index, ``ocais.ingest.text``, ``ocais.ingest.deid``); pass ``None`` to
-    turn one off. A ``repo`` passed in is not closed when the app stops.
+    turn one off. ``llm`` replaces the LLM backend settings name (``OCAIS_LLM_*``). A ``repo``
+    passed in is not closed when the app stops.
     """
     serve_settings = serve if serve is not None else settings.serve
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # repairs and unknown settings are logged (logger ``ocais.workflows``)
-        core = build_services(settings, knowledge=knowledge, repo=repo, search=search)
+        core = build_services(settings, knowledge=knowledge, repo=repo, search=search, llm=llm)
         try:
             kb = core.knowledge
             core.search_or_none()  # open search (and repair its index) before the first request
@@ -89,6 +92,7 @@ def create_app(
             raise
         app.state.services = services
         logger.info("ocais %s serving (HPO %s, store %s)", __version__, kb.version, core.repo.url)
+        logger.info("%s", llm_status(settings))
         try:
             yield
         finally:

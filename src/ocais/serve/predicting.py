@@ -16,10 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import TypeAdapter
 
-from ocais.errors import InputTooLargeError, InvalidRecordError
+from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
 from ocais.schemas import PhenotypeObservation, Prediction, Sex
 from ocais.serve.schemas.predict import (
@@ -31,8 +32,10 @@ from ocais.serve.schemas.predict import (
 )
 from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
+from ocais.workflows import Services as CoreServices
+from ocais.workflows.genai import predict_with
 from ocais.workflows.predicting import query_case, resolve_terms
-from ocais.workflows.types import Predictor
+from ocais.workflows.types import Predictor, Written
 
 #: Free text → (mentions, observations[, unmapped spans]). Built from ``ocais.ingest.text`` by
 #: default; an extractor without the third item reports no unmapped spans.
@@ -45,6 +48,8 @@ Extracted = tuple[list[MentionOut], list[PhenotypeObservation], list[UnmappedOut
 
 _MENTIONS: TypeAdapter[list[MentionOut] | None] = TypeAdapter(list[MentionOut] | None)
 _UNMAPPED: TypeAdapter[list[UnmappedOut] | None] = TypeAdapter(list[UnmappedOut] | None)
+_TEXT: TypeAdapter[str | None] = TypeAdapter(str | None)
+_OBJECT: TypeAdapter[dict[str, Any] | None] = TypeAdapter(dict[str, Any] | None)
 
 CacheKey = tuple[tuple[str, ...], tuple[str, ...], str, float | None, int]
 
@@ -123,6 +128,7 @@ class ServedPrediction:
     prediction_json: bytes
     record: PredictionRecord
     unmapped: list[UnmappedOut] | None = None
+    explanation: Written | None = None
 
     def response_json(self) -> bytes:
         """The body of the API answer (``PredictResponse``), assembled from encoded parts."""
@@ -138,6 +144,10 @@ class ServedPrediction:
                 self.input.__pydantic_serializer__.to_json(self.input),
                 b',"prediction":',
                 self.prediction_json,
+                b',"explanation":',
+                _TEXT.dump_json(self.explanation.text if self.explanation else None),
+                b',"explanation_provenance":',
+                _OBJECT.dump_json(self.explanation.provenance() if self.explanation else None),
                 b"}",
             )
         )
@@ -155,8 +165,11 @@ class PredictionService:
         max_text_chars: int,
         max_top_k: int,
         cache_size: int = 2048,
+        core: CoreServices | None = None,
     ) -> None:
         self.predictor = predictor
+        self.core = core  # builds the other predictors a request may name, and explanations
+        self._others: dict[str, Predictor] = {predictor.name: predictor}
         self.kb = knowledge
         self.extractor = extractor
         self.max_text_chars = max_text_chars
@@ -167,8 +180,11 @@ class PredictionService:
         # predictors keep per-term caches that are not safe to mutate from several threads
         self._predict_lock = threading.Lock()
 
-    def predict(self, request: PredictRequest, *, user_id: str) -> ServedPrediction:
-        """Predict; the answer, its new id and the row to store (``record``)."""
+    def predict(
+        self, request: PredictRequest, *, user_id: str, actor: Any = None
+    ) -> ServedPrediction:
+        """Predict; the answer, its new id and the row to store (``record``). ``actor`` is the
+        caller (the similar cases ``rag`` is shown are those it may see)."""
         if request.top_k > self.max_top_k:
             raise InvalidRecordError(
                 f"top_k is {request.top_k}, the largest allowed is {self.max_top_k}",
@@ -185,7 +201,13 @@ class PredictionService:
         sex = request.case.sex if request.case else Sex.UNKNOWN
         age = request.case.age_years if request.case else None
         observed, excluded = self._resolve(observations, from_text=request.text is not None)
-        answer = self._predict(observed, excluded, sex, age, request.top_k)
+        explanation = None
+        if (request.predictor or self.predictor.name) == self.predictor.name and not (
+            request.explain
+        ):
+            answer = self._predict(observed, excluded, sex, age, request.top_k)
+        else:  # another predictor, or an explanation: not cached (an LLM may fail)
+            answer, explanation = self._generate(request, observed, excluded, sex, age, actor)
         record = PredictionRecord(
             id=str(random_uuid()),
             user_id=user_id,
@@ -212,7 +234,40 @@ class PredictionService:
             prediction_json=answer.json,
             record=record,
             unmapped=unmapped,
+            explanation=explanation,
         )
+
+    def _generate(
+        self,
+        request: PredictRequest,
+        observed: tuple[str, ...],
+        excluded: tuple[str, ...],
+        sex: Sex,
+        age: float | None,
+        actor: Any,
+    ) -> tuple[Answer, Written | None]:
+        if self.core is None:
+            raise InvalidRecordError(
+                "this service answers with its own predictor only",
+                source="request",
+                field="predictor",
+            )
+        name = request.predictor or self.predictor.name
+        with self._predict_lock:
+            predictor = self._others.get(name)
+            if predictor is None:
+                try:
+                    predictor = self.core.predictor(name)
+                except ConfigError as exc:
+                    raise InvalidRecordError(
+                        exc.message, source="request", field="predictor", hint=exc.hint
+                    ) from exc
+                self._others[name] = predictor
+            case = query_case(observed, excluded, sex, age)
+            prediction, written = predict_with(
+                self.core, predictor, case, request.top_k, actor=actor, explain_it=request.explain
+            )
+        return Answer.of(prediction), written
 
     def _extract(self, text: str) -> Extracted:
         if len(text) > self.max_text_chars:

@@ -81,6 +81,7 @@ def build_app_services(
             max_text_chars=serve.max_text_chars,
             max_top_k=serve.max_top_k,
             cache_size=serve.prediction_cache_size,
+            core=core,
         ),
         feedback=FeedbackService(store, core.knowledge, max_comment_chars=serve.max_comment_chars),
         scrubber=scrubber,

@@ -150,6 +150,12 @@ def _from_phenopacket(
     return Case.model_validate(case.model_dump()), issues
 
 
+def read_phenopacket(services: Services, packet: dict[str, Any]) -> Case:
+    """A phenopacket given by a user (not stored): its findings, sex and age, no identifiers."""
+    case, _issues = _from_phenopacket(services, "request", packet)
+    return case
+
+
 # -- read -------------------------------------------------------------------------------------
 def show_case(services: Services, actor: Actor, case_id: str) -> Case:
     """One stored case; a case ``actor`` may not see is answered as not found."""

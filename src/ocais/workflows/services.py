@@ -16,6 +16,7 @@ from typing import Any
 from ocais.config import Settings, unknown_settings
 from ocais.errors import OcaisError, SearchUnavailableError
 from ocais.knowledge import KnowledgeBase, load_knowledge
+from ocais.llm.base import LLMBackend, metered
 from ocais.predict.base import Predictor, PredictorDependencies, create_predictor
 from ocais.search.service import SearchService
 from ocais.store import Repository
@@ -49,6 +50,7 @@ class Services:
     _owns_repo: bool = True
     _recovered: bool = False
     _index_checked: bool = False
+    _llm: LLMBackend | None = None
     notices: list[str] = field(default_factory=list)
 
     # -- the parts -----------------------------------------------------------------------------
@@ -148,18 +150,44 @@ class Services:
         chosen = name or self.settings.predictor
         if model_dir is not None:
             options["model_dir"] = model_dir
+        from ocais.workflows.genai import llm_weights
+
         return create_predictor(
             chosen,
             self.knowledge,
-            dependencies=PredictorDependencies(cases=lambda: self.repo, search=self.search),
+            dependencies=PredictorDependencies(
+                cases=lambda: self.repo,
+                search=self.search,
+                llm=self.llm,
+                llm_weights=lambda: llm_weights(self.settings),
+            ),
             **options,
         )
+
+    def llm(self) -> LLMBackend:
+        """The configured LLM backend (built once, metered); the ``none`` backend when LLM
+        features are off, whose calls say what to configure."""
+        if self._llm is None:
+            from ocais.workflows.genai import open_llm
+
+            self._llm = open_llm(self.settings)
+        return self._llm
+
+    def llm_or_none(self) -> LLMBackend | None:
+        """The LLM backend, or ``None`` when LLM features are off."""
+        from ocais.workflows.genai import backend_name
+
+        if self._llm is None and backend_name(self.settings) == "none":
+            return None
+        return self.llm()
 
     def tell(self, message: str) -> None:
         self.notices.append(message)
         self.notify(message)
 
     def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
         search = self._search
         if isinstance(search, SearchService):
             try:
@@ -177,11 +205,12 @@ def build_services(
     repo: Repository | None = None,
     search: SearchService | Any | None = UNSET,
     notify: Notify | None = None,
+    llm: LLMBackend | None = None,
 ) -> Services:
     """The services of an installation, built lazily from ``settings``.
 
-    ``knowledge``, ``repo`` and ``search`` replace what settings would build (a ``repo`` given
-    is not closed by :meth:`Services.close`; ``search=None`` turns search off).
+    ``knowledge``, ``repo``, ``search`` and ``llm`` replace what settings would build (a
+    ``repo`` given is not closed by :meth:`Services.close`; ``search=None`` turns search off).
     """
     services = Services(
         settings=settings,
@@ -190,6 +219,7 @@ def build_services(
         _repo=repo,
         _search=search,
         _owns_repo=repo is None,
+        _llm=metered(llm) if llm is not None else None,
     )
     for message in unknown_settings():
         services.tell(message)

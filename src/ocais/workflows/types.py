@@ -2,6 +2,8 @@
 depend on the use-case layer only (the import-linter contract forbids their importing
 ``ocais.store``, ``ocais.search`` and ``ocais.predict`` directly)."""
 
+from ocais.llm.base import LLMBackend
+from ocais.llm.writing import Written
 from ocais.predict.base import Predictor, available_predictors
 from ocais.search.service import SearchFilters, SearchHit, SearchQuery, SearchResult, SearchService
 from ocais.store import CaseFilter, CaseSummary, Repository
@@ -9,6 +11,7 @@ from ocais.store import CaseFilter, CaseSummary, Repository
 __all__ = [
     "CaseFilter",
     "CaseSummary",
+    "LLMBackend",
     "Predictor",
     "Repository",
     "SearchFilters",
@@ -16,5 +19,6 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "SearchService",
+    "Written",
     "available_predictors",
 ]

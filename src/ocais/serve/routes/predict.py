@@ -30,12 +30,14 @@ async def predict(body: PredictRequest, request: Request, principal: Clinician) 
     # the busiest route: one dependency (the caller) is resolved per request, not two
     services: Services = request.app.state.services
     predictions = services.predictions
-    if body.text is None:
+    if body.text is None and body.predictor is None and not body.explain:
         # a few milliseconds of CPU (the predictor holds the GIL: a thread would not run
         # anything else meanwhile), so on the event loop, without a thread hand-off
         served = predictions.predict(body, user_id=principal.user_id)
-    else:  # concept recognition in free text may take longer
-        served = await run_in_threadpool(predictions.predict, body, user_id=principal.user_id)
+    else:  # concept recognition in free text, or an LLM, may take longer
+        served = await run_in_threadpool(
+            predictions.predict, body, user_id=principal.user_id, actor=principal
+        )
     audit(request, prediction_id=served.prediction_id)
     # stored with the request's audit entry, in one transaction, before the answer is sent
     if not defer_rows(request.scope.setdefault("state", {}), served.record):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ocais.schemas import HpoId, Prediction, Sex
@@ -36,6 +38,17 @@ class PredictRequest(Strict):
     )
     case: CaseInput | None = None
     top_k: int = Field(default=10, ge=1, description="Candidates to return")
+    predictor: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+        description="A registered predictor (phenotype, resnik, rag, llm, ...); default: the "
+        "one the site serves (OCAIS_SERVE_PREDICTOR)",
+    )
+    explain: bool = Field(
+        default=False,
+        description="Also explain the first candidates from their evidence (by the site's LLM "
+        "when one is configured, from a template otherwise)",
+    )
 
     @field_validator("text")
     @classmethod
@@ -105,3 +118,11 @@ class PredictResponse(BaseModel):
     )
     input: PredictInputOut
     prediction: Prediction
+    explanation: str | None = Field(
+        default=None, description="Why the first candidates rank where they do (explain: true)"
+    )
+    explanation_provenance: dict[str, Any] | None = Field(
+        default=None,
+        description="Who wrote the explanation: source (llm / template), model, prompt, and why "
+        "the LLM was not used (failed)",
+    )

@@ -1,0 +1,1 @@
+"""Open LLMs for OCAIS: backends, a local OpenAI-compatible server, grounding, prompts."""
