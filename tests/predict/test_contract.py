@@ -73,9 +73,30 @@ def learned_options(kb: KnowledgeBase) -> dict[str, Any]:
     return {"model": fit(cases, kb, LearnOptions(seed=0))}
 
 
+def rag_options(kb: KnowledgeBase) -> dict[str, Any]:
+    """A scripted model that prefers the ranker's second candidate, with weight to move it."""
+    from tests.llm.fakes import ScriptedLLM, rank_answer
+
+    return {"llm": ScriptedLLM(answer=lambda _prompt: rank_answer([2, 1])), "weight": 1.0}
+
+
+def llm_options(kb: KnowledgeBase) -> dict[str, Any]:
+    """A scripted model that names three diseases of the knowledge base, one twice, and one
+    that does not exist."""
+    import json
+
+    from tests.llm.fakes import ScriptedLLM
+
+    names = [kb.disease_name(d) for d in kb.disease_ids if d.startswith("OMIM:")][:3]
+    answer = json.dumps({"diagnoses": [*names, names[0], "no such disease at all"]})
+    return {"llm": ScriptedLLM(answer=lambda _prompt: answer)}
+
+
 # options a predictor cannot be built without, by name: factory(kb) -> options
 OPTION_FACTORIES: dict[str, Callable[[KnowledgeBase], dict[str, Any]]] = {
     "learned": learned_options,
+    "rag": rag_options,
+    "llm": llm_options,
 }
 
 

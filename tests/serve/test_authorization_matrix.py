@@ -88,6 +88,23 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "researcher": 403,
         "admin": 200,
     },
+    "POST /api/v1/predict | explained": {
+        "body": {"case": {"phenotypes": [{"id": "HP:0001250"}]}, "explain": True},
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 200,
+        "researcher": 403,
+        "admin": 200,
+    },
+    # letters describe a patient: written for clinicians (nothing is stored)
+    "POST /api/v1/letters": {
+        "body": {"text": "Seizures since infancy."},
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 200,
+        "researcher": 403,
+        "admin": 200,
+    },
     # login is anonymous by design: the name and password are the credentials
     "POST /api/v1/session": {
         "resource": "login",
