@@ -96,6 +96,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "researcher": 403,
         "admin": 200,
     },
+    "POST /api/v1/explanations": {
+        "body": {"case": {"phenotypes": [{"id": "HP:0001250"}]}},
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 200,
+        "researcher": 403,
+        "admin": 200,
+    },
     # letters describe a patient: written for clinicians (nothing is stored)
     "POST /api/v1/letters": {
         "body": {"text": "Seizures since infancy."},

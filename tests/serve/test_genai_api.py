@@ -126,3 +126,20 @@ def test_letters_without_an_llm_use_the_template(api: Api) -> None:
     assert letter["source"] == "template" and letter["markdown"].startswith("# Referral")
     bad = api.client.post("/api/v1/letters", json={"text": " "}, headers=api.auth("clinician"))
     assert_envelope(bad, 422)
+
+
+def test_explanations_stream_from_the_model_or_the_template(
+    llm_api: Api, api: Api, scripted: ScriptedLLM
+) -> None:
+    scripted.answer = lambda _p: "Disease A explains the seizures and the poor vision."
+    body = {"text": TEXT}
+    with llm_api.client.stream(
+        "POST", "/api/v1/explanations", json=body, headers=llm_api.auth("clinician")
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["x-ocais-model"] == "scripted-1"
+        pieces = list(response.iter_text())
+    assert "".join(pieces) == "Disease A explains the seizures and the poor vision."
+    plain = api.client.post("/api/v1/explanations", json=body, headers=api.auth("clinician"))
+    assert plain.status_code == 200 and plain.headers["x-ocais-model"] == "template"
+    assert plain.text.startswith("1. Disease A")

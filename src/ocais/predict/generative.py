@@ -131,7 +131,7 @@ class RagPredictor(_LLMPredictorBase):
         candidates: int = 10,
         weight: float | None = None,
         llm_weights: Callable[[str], float] | None = None,
-        max_tokens: int = 320,
+        max_tokens: int = 256,
         **ranker_options: Any,
     ) -> None:
         super().__init__(knowledge, llm, max_tokens)
@@ -236,8 +236,12 @@ class RagPredictor(_LLMPredictorBase):
                     "items": {"type": "integer", "minimum": 1, "maximum": n},
                     "maxItems": n,
                 },
-                "other": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
-                "explanation": {"type": "string"},
+                "other": {
+                    "type": "array",
+                    "items": {"type": "string", "maxLength": 120},
+                    "maxItems": 3,
+                },
+                "explanation": {"type": "string", "maxLength": 600},
             },
             "required": ["ranking", "explanation"],
         }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,7 @@ from ocais.serve.schemas.predict import (
 from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
 from ocais.workflows import Services as CoreServices
-from ocais.workflows.genai import predict_with
+from ocais.workflows.genai import explanation_stream, predict_with
 from ocais.workflows.predicting import query_case, resolve_terms
 from ocais.workflows.types import Predictor, Written
 
@@ -237,6 +237,40 @@ class PredictionService:
             explanation=explanation,
         )
 
+    def explanation(
+        self, request: PredictRequest, *, actor: Any = None
+    ) -> tuple[str | None, Iterator[str]]:
+        """(model or ``None`` for the template, the explanation's pieces) for a request."""
+        if self.core is None:
+            raise InvalidRecordError("this service cannot explain", source="request")
+        given = request.case.phenotypes if request.case else []
+        observations = [(p.id, p.excluded) for p in given]
+        if request.text is not None:
+            _mentions, found, _unmapped = self._extract(request.text)
+            observations.extend((o.id, o.excluded) for o in found)
+        sex = request.case.sex if request.case else Sex.UNKNOWN
+        age = request.case.age_years if request.case else None
+        observed, excluded = self._resolve(observations, from_text=request.text is not None)
+        predictor = self._named(request.predictor or self.predictor.name)
+        case = query_case(observed, excluded, sex, age)
+        with self._predict_lock:
+            prediction = predictor.predict(case, request.top_k)
+        return explanation_stream(self.core, prediction, case)
+
+    def _named(self, name: str) -> Predictor:
+        assert self.core is not None
+        with self._predict_lock:
+            predictor = self._others.get(name)
+            if predictor is None:
+                try:
+                    predictor = self.core.predictor(name)
+                except ConfigError as exc:
+                    raise InvalidRecordError(
+                        exc.message, source="request", field="predictor", hint=exc.hint
+                    ) from exc
+                self._others[name] = predictor
+        return predictor
+
     def _generate(
         self,
         request: PredictRequest,
@@ -252,17 +286,8 @@ class PredictionService:
                 source="request",
                 field="predictor",
             )
-        name = request.predictor or self.predictor.name
+        predictor = self._named(request.predictor or self.predictor.name)
         with self._predict_lock:
-            predictor = self._others.get(name)
-            if predictor is None:
-                try:
-                    predictor = self.core.predictor(name)
-                except ConfigError as exc:
-                    raise InvalidRecordError(
-                        exc.message, source="request", field="predictor", hint=exc.hint
-                    ) from exc
-                self._others[name] = predictor
             case = query_case(observed, excluded, sex, age)
             prediction, written = predict_with(
                 self.core, predictor, case, request.top_k, actor=actor, explain_it=request.explain

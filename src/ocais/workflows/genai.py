@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -387,3 +387,24 @@ def predict_with(
         prediction = predictor.predict(case, top_k)
     written = explain_prediction(services, case, prediction) if explain_it else None
     return prediction, written
+
+
+def explanation_stream(
+    services: Services, prediction: Prediction, case: Case
+) -> tuple[str | None, Iterator[str]]:
+    """(the model that writes, or ``None`` for the template; the explanation of ``prediction``
+    piece by piece) — for the chat page. A rag answer's own explanation is given as it is."""
+    from ocais.errors import LLMError
+    from ocais.llm.writing import stream_explanation
+
+    if prediction.explanation:
+        info = prediction.provenance.parameters.get("llm") or {}
+        return info.get("model"), iter([prediction.explanation])
+    llm = services.llm_or_none()
+    model = None
+    if llm is not None:
+        try:
+            model = llm.model
+        except LLMError:
+            llm = None
+    return model, stream_explanation(services.knowledge, llm, case, prediction)

@@ -12,6 +12,7 @@ def api_router() -> APIRouter:
     from ocais.serve.routes import (
         audit,
         cases,
+        explanations,
         feedback,
         health,
         knowledge,
@@ -34,6 +35,7 @@ def api_router() -> APIRouter:
         knowledge,
         feedback,
         letters,
+        explanations,
         reports,
         users,
         audit,
