@@ -205,3 +205,27 @@ def test_explanations_and_letters_fall_back_to_templates(
     letter = write_letter(real_kb, None, case, prediction)
     assert letter.source == "template" and letter.text.startswith("# Referral")
     assert prediction.candidates[0].name in letter.text
+
+
+def test_llm_proposals_for_unmapped_spans_are_grounded_hpo_terms(real_kb: KnowledgeBase) -> None:
+    from ocais.llm.findings import propose_findings
+
+    answer = json.dumps(
+        {
+            "findings": [
+                {"n": 1, "name": "Macrocephaly"},
+                {"n": 2, "name": None},
+                {"n": 3, "name": "a made-up word salad"},
+                {"n": 9, "name": "Seizure"},  # no such phrase
+            ]
+        }
+    )
+    llm = ScriptedLLM(answer=lambda _p: answer)
+    proposals, failed = propose_findings(real_kb, llm, ["macrocephalie", "le 3 mars", "zzq", "  "])
+    assert failed is None
+    assert [(p.span, p.id) for p in proposals] == [("macrocephalie", "HP:0000256")]
+    assert "1. macrocephalie" in llm.prompts[0] and llm.schemas[0] is not None
+    down = ScriptedLLM(fail=LLMUnavailableError("down"))
+    assert propose_findings(real_kb, down, ["macrocephalie"]) == ([], "llm_unavailable")
+    garbage = ScriptedLLM(answer=lambda _p: "not json")
+    assert propose_findings(real_kb, garbage, ["macrocephalie"]) == ([], "llm_bad_output")

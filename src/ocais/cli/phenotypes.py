@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -51,6 +51,14 @@ def extract(
             help="Language of the note (en, de, es, fr, it, pt, ja, zh); default: detect."
         ),
     ] = None,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Also ask the configured LLM (OCAIS_LLM_URL) what the unmapped spans mean; "
+            "its proposals are listed as llm_suggestions, never added.",
+        ),
+    ] = False,
 ) -> None:
     """Find HPO terms in a clinical text: span, and whether negated, familial or uncertain.
 
@@ -69,9 +77,28 @@ def extract(
         raise fail(exc) from exc
     except ValueError as exc:  # an unknown --language
         raise typer.BadParameter(str(exc), param_hint="--language") from exc
+    proposals: list[Any] = []
+    failed = None
+    if llm and extraction.unmapped:
+        from ocais.workflows.genai import llm_term_suggestions
+
+        proposals, failed = llm_term_suggestions(
+            cli.services, [u.text for u in extraction.unmapped]
+        )
     if cli.json_output:
-        emit_json(extraction.model_dump())
+        data = extraction.model_dump()
+        if llm:
+            data["llm_suggestions"] = [vars(p) for p in proposals]
+            data["llm_failed"] = failed
+        emit_json(data)
         return
+    if failed:
+        err_console.print(f"[yellow]the LLM was not asked or failed ({failed})[/]")
+    for p in proposals:
+        console.print(
+            f"LLM: {escape(p.span)!r} may mean {p.id} {escape(p.label)} "
+            f"(read as {escape(p.said)!r})"
+        )
     mentions = extraction.mentions
     if not mentions:
         console.print(f"No HPO term found (HPO {kb.version}, language {extraction.language}).")

@@ -33,7 +33,7 @@ from ocais.serve.schemas.predict import (
 from ocais.serve.security import random_uuid
 from ocais.store.service_models import PredictionRecord
 from ocais.workflows import Services as CoreServices
-from ocais.workflows.genai import explanation_stream, predict_with
+from ocais.workflows.genai import explanation_stream, llm_term_suggestions, predict_with
 from ocais.workflows.predicting import query_case, resolve_terms
 from ocais.workflows.types import Predictor, Written
 
@@ -200,6 +200,9 @@ class PredictionService:
             observations.extend((o.id, o.excluded) for o in found)
         sex = request.case.sex if request.case else Sex.UNKNOWN
         age = request.case.age_years if request.case else None
+        uses_llm = request.explain or request.predictor in ("rag", "llm")
+        if unmapped and uses_llm and self.core is not None:
+            unmapped = self._llm_suggestions(unmapped)
         observed, excluded = self._resolve(observations, from_text=request.text is not None)
         explanation = None
         if (request.predictor or self.predictor.name) == self.predictor.name and not (
@@ -256,6 +259,22 @@ class PredictionService:
         with self._predict_lock:
             prediction = predictor.predict(case, request.top_k)
         return explanation_stream(self.core, prediction, case)
+
+    def _llm_suggestions(self, unmapped: list[UnmappedOut]) -> list[UnmappedOut]:
+        """The spans with the LLM's proposals added to their suggestions (never to the case)."""
+        assert self.core is not None
+        proposals, _failed = llm_term_suggestions(self.core, [u.text for u in unmapped])
+        extra: dict[str, list[SuggestionOut]] = {}
+        for p in proposals:
+            extra.setdefault(p.span, []).append(
+                SuggestionOut(id=p.id, label=p.label, score=p.score, source="llm")
+            )
+        result = []
+        for span in unmapped:
+            known = {s.id for s in span.suggestions}
+            added = [s for s in extra.get(span.text.strip(), []) if s.id not in known]
+            result.append(span.model_copy(update={"suggestions": added + span.suggestions}))
+        return result
 
     def _named(self, name: str) -> Predictor:
         assert self.core is not None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ocais.config import Settings
 from ocais.errors import ConfigError, InvalidRecordError
 from ocais.llm.base import LLMBackend, create_backend, metered
+from ocais.llm.findings import Proposal
 from ocais.llm.writing import Written, explain, write_letter
 from ocais.predict.base import Predictor
 from ocais.predict.generative import SimilarCase
@@ -408,3 +409,16 @@ def explanation_stream(
         except LLMError:
             llm = None
     return model, stream_explanation(services.knowledge, llm, case, prediction)
+
+
+def llm_term_suggestions(
+    services: Services, spans: Sequence[str]
+) -> tuple[list[Proposal], str | None]:
+    """HPO terms the site's LLM proposes for spans the dictionary could not read (suggestions
+    only; nothing is added to a case). ``([], "llm_unavailable")`` when LLM features are off."""
+    from ocais.llm.findings import propose_findings
+
+    llm = services.llm_or_none()
+    if llm is None:
+        return [], "llm_unavailable"
+    return propose_findings(services.knowledge, llm, spans)

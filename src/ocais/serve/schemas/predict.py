@@ -86,6 +86,11 @@ class SuggestionOut(BaseModel):
     id: str
     label: str
     score: float
+    source: str = Field(
+        default="dictionary",
+        description="dictionary (spelling / label similarity) or llm (the site's LLM read the "
+        "span; offered when the request already uses it: explain, rag, llm)",
+    )
 
 
 class UnmappedOut(BaseModel):

@@ -34,8 +34,9 @@ export function csrfFromCookie() {
 export function createApi({ onUnauthorized } = {}) {
   let csrf = null;
 
-  async function request(method, path, body, { signal, quiet401 = false } = {}) {
-    const headers = { Accept: "application/json" };
+  /** The answer to a request once it is known to be ok; a non-2xx answer is thrown. */
+  async function send(method, path, body, { signal, quiet401 = false, accept } = {}) {
+    const headers = { Accept: accept || "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
     let response;
@@ -57,27 +58,34 @@ export function createApi({ onUnauthorized } = {}) {
         "check the network connection and that the OCAIS service is running",
       );
     }
-    if (response.status === 204) return null;
+    if (response.ok) return response;
     let data = null;
     try {
       data = await response.json();
     } catch {
       data = null; // not JSON (a proxy's error page): described below from the status
     }
-    if (!response.ok) {
-      const e = (data && data.error) || {};
-      const error = new ApiError(
-        response.status,
-        e.code || "http_error",
-        e.message || `the server answered with status ${response.status}`,
-        e.hint || null,
-        e.request_id || response.headers.get("x-request-id"),
-        e.details || null,
-      );
-      if (response.status === 401 && !quiet401 && onUnauthorized) onUnauthorized(error);
-      throw error;
+    const e = (data && data.error) || {};
+    const error = new ApiError(
+      response.status,
+      e.code || "http_error",
+      e.message || `the server answered with status ${response.status}`,
+      e.hint || null,
+      e.request_id || response.headers.get("x-request-id"),
+      e.details || null,
+    );
+    if (response.status === 401 && !quiet401 && onUnauthorized) onUnauthorized(error);
+    throw error;
+  }
+
+  async function request(method, path, body, options) {
+    const response = await send(method, path, body, options);
+    if (response.status === 204) return null;
+    try {
+      return await response.json();
+    } catch {
+      return null;
     }
-    return data;
   }
 
   return {
@@ -87,6 +95,9 @@ export function createApi({ onUnauthorized } = {}) {
     get: (path, options) => request("GET", path, undefined, options),
     post: (path, body, options) => request("POST", path, body, options),
     del: (path, options) => request("DELETE", path, undefined, options),
+    /** POST and return the ok Response itself, for a body read as it arrives (a stream). */
+    postStream: (path, body, options) =>
+      send("POST", path, body, { accept: "text/plain", ...options }),
   };
 }
 
