@@ -143,3 +143,22 @@ def test_explanations_stream_from_the_model_or_the_template(
     plain = api.client.post("/api/v1/explanations", json=body, headers=api.auth("clinician"))
     assert plain.status_code == 200 and plain.headers["x-ocais-model"] == "template"
     assert plain.text.startswith("1. Disease A")
+
+
+def test_letters_use_the_reviewed_findings_sex_and_age(api: Api) -> None:
+    body = {
+        "text": "Seizures since infancy and poor vision.",
+        "case": {
+            "phenotypes": [{"id": "HP:0001250"}, {"id": "HP:0000505", "excluded": True}],
+            "sex": "female",
+            "age_years": 7,
+        },
+    }
+    response = api.client.post("/api/v1/letters", json=body, headers=api.auth("clinician"))
+    assert response.status_code == 200, response.text
+    markdown = response.json()["markdown"]
+    assert "female, 7 years old" in markdown
+    assert "Present: Seizure" in markdown and "Absent: Visual impairment" in markdown
+    both = {"text": "x", "phenopacket": {"id": "p"}}
+    bad = api.client.post("/api/v1/letters", json=both, headers=api.auth("clinician"))
+    assert_envelope(bad, 422)

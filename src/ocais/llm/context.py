@@ -14,7 +14,7 @@ from typing import Any
 from ocais.knowledge import KnowledgeBase
 from ocais.schemas import Case, Prediction
 
-MAX_FINDINGS = 40
+MAX_FINDINGS = 25
 
 
 def label_of(knowledge: KnowledgeBase, term_id: str) -> str:
@@ -57,8 +57,8 @@ def candidate_lines(prediction: Prediction, n: int, *, evidence: bool = True) ->
         )
         line = f"{number}. {candidate.name} [{candidate.disease_id}]{probability}"
         if evidence:
-            matched = _labels(candidate.evidence.get("matched"), "patient_label", 6)
-            missing = _labels(candidate.evidence.get("missing"), "label", 4)
+            matched = _labels(candidate.evidence.get("matched"), "patient_label", 4)
+            missing = _labels(candidate.evidence.get("missing"), "label", 3)
             line += f"; matched: {matched or 'none'}; typical but absent: {missing or 'none'}"
         lines.append(line)
     return "\n".join(lines) if lines else "none"

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from ocais.errors import LLMError, LLMOutputError
 from ocais.knowledge import KnowledgeBase
-from ocais.llm.base import LLMBackend, metered, parse_json_answer
+from ocais.llm.base import LLMBackend, MeteredBackend, parse_json_answer
 from ocais.llm.context import candidate_lines, case_values
 from ocais.llm.grounding import Grounding, grounder_for
 from ocais.llm.prompts import load_prompt
@@ -84,7 +84,8 @@ class _LLMPredictorBase:
 
     def __init__(self, knowledge: KnowledgeBase, llm: LLMBackend, max_tokens: int) -> None:
         self.kb = knowledge
-        self.llm = metered(llm)
+        # counted per predictor (two predictors may share one backend)
+        self.llm = MeteredBackend(llm.inner if isinstance(llm, MeteredBackend) else llm)
         self.max_tokens = max_tokens
         self.grounding = GroundingStats()
 
@@ -194,7 +195,7 @@ class RagPredictor(_LLMPredictorBase):
         ]
         rescored.sort(key=lambda item: (item[0], item[1]), reverse=True)
         candidates = [
-            c.model_copy(update={"rank": rank, "score": round(score, 6)})
+            c.model_copy(update={"rank": rank, "score": score})
             for rank, (score, _order, c) in enumerate(rescored[:top_k], start=1)
         ]
         return Prediction(

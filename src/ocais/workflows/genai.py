@@ -30,6 +30,7 @@ from ocais.llm.writing import Written, explain, write_letter
 from ocais.predict.base import Predictor
 from ocais.predict.generative import SimilarCase
 from ocais.schemas import Case, Prediction, Sex
+from ocais.workflows.predicting import query_case
 
 if TYPE_CHECKING:
     from ocais.workflows.services import Services
@@ -180,19 +181,37 @@ def letter_scrubber(secret_env: str) -> Scrub:
     return scrub
 
 
-def write_letter_for_text(services: Services, text: str, *, top_k: int = 10) -> Letter:
-    """A referral letter from a clinician's note: de-identify, read the findings, rank, write."""
+def write_letter_for_text(
+    services: Services,
+    text: str,
+    *,
+    top_k: int = 10,
+    sex: Sex = Sex.UNKNOWN,
+    age_years: float | None = None,
+    findings: Sequence[tuple[str, bool]] = (),
+) -> Letter:
+    """A referral letter from a clinician's note: de-identify, read the findings, rank, write.
+    ``findings`` ((HPO id, excluded) pairs the clinician reviewed, e.g. on the chat page), when
+    given, are the letter's findings and the note is context (a finding removed in review stays
+    out even if the note mentions it); ``sex`` and ``age_years`` complete the note."""
     from ocais.ingest.text import extract_text, to_observations
 
-    if not text.strip():
+    if not text.strip() and not findings:
         raise InvalidRecordError("the note is empty", source="letter", field="text")
     scrub = letter_scrubber(services.settings.deid_secret_env)
-    clean, counts = scrub(text)
-    found = extract_text(clean, services.knowledge)
-    observations = to_observations(found.mentions)
-    family = sorted({m.id for m in found.mentions if m.family and not m.excluded})
-    case = _query_case(
-        [o.id for o in observations if not o.excluded], [o.id for o in observations if o.excluded]
+    clean, counts = scrub(text) if text.strip() else ("", {})
+    found = extract_text(clean, services.knowledge) if clean else None
+    if findings:
+        status = dict(findings)
+    else:
+        status = {o.id: o.excluded for o in to_observations(found.mentions)} if found else {}
+    family = sorted({m.id for m in found.mentions if m.family and not m.excluded}) if found else []
+    case = query_case(
+        [t for t, excluded in status.items() if not excluded],
+        [t for t, excluded in status.items() if excluded],
+        sex,
+        age_years,
+        source="letter",
     )
     return _letter(services, case, clean, family, counts, top_k)
 
@@ -211,12 +230,6 @@ def write_letter_for_case(services: Services, case: Case, *, top_k: int = 10) ->
         }
     )
     return _letter(services, anonymous, notes, (), counts, top_k)
-
-
-def _query_case(observed: Sequence[str], excluded: Sequence[str]) -> Case:
-    from ocais.workflows.predicting import query_case
-
-    return query_case(observed, excluded, Sex.UNKNOWN, None, source="letter")
 
 
 def _letter(
@@ -298,7 +311,7 @@ def calibrate_llm(
     from ocais.evaluate.benchmark import confirmed_truth, read_cases
     from ocais.predict.generative import RagPredictor
 
-    if backend_name(services.settings) == "none":
+    if services.llm_or_none() is None:
         raise ConfigError("no LLM is configured: nothing to calibrate", hint="set OCAIS_LLM_URL")
     kb = services.knowledge
     cases, _skipped = read_cases(directory, kb)

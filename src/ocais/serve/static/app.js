@@ -167,6 +167,7 @@ function intro() {
 }
 
 function resetConversation() {
+  for (const turn of state.turns) turn.dispose();
   state.turns = [];
   state.labels.clear();
   state.names.clear();
@@ -240,7 +241,8 @@ async function send() {
   }
   try {
     const response = await api.post("/predict", body);
-    const turn = createTurn(context, state.turns.length + 1, model);
+    const notes = [...(previous ? previous.notes : []), text];
+    const turn = createTurn(context, state.turns.length + 1, model, notes);
     if (previous) previous.freeze();
     state.turns.push(turn);
     pending.replaceWith(turn.el);

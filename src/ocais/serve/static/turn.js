@@ -4,8 +4,10 @@
 import { ApiError, errorBox } from "./api.js";
 import { differentialSection } from "./differential.js";
 import { h, keepFocus, percent, uid } from "./dom.js";
+import { explainer } from "./explain.js";
 import { feedbackForm } from "./feedback.js";
 import { findingsSection } from "./findings.js";
+import { letterRequest, letterWriter } from "./letter.js";
 import { questionsSection } from "./questions.js";
 import { loadSimilar } from "./similar.js";
 import { unmappedSection } from "./unmapped.js";
@@ -35,8 +37,9 @@ function rememberLabels(labels, response) {
 /**
  * A reply. `ctx`: {api, labels: Map id→label, names: Map disease id→name, announce(text)}.
  * `model`: {phenotypes: [{id, label, excluded}], sex, age} — the case this reply ranks.
+ * `notes`: what the doctor typed up to this reply (a referral letter is written from it).
  */
-export function createTurn(ctx, number, model) {
+export function createTurn(ctx, number, model, notes = []) {
   const { api, labels, names, announce } = ctx;
   const headingId = uid("turn-title");
   const bodyId = uid("turn-body");
@@ -76,7 +79,28 @@ export function createTurn(ctx, number, model) {
   const findings = findingsSection({ api, model, onChange: (what) => repredict(what) });
   const errors = h("div", { class: "error-slot" });
   const unmappedSlot = h("div", { class: "slot slot--unmapped" });
-  const ddxSlot = h("div", { class: "slot slot--ddx" });
+  const ddxBox = h("div", { class: "ddx-box" });
+  const explain = explainer({ api, announce, request: () => predictBody() });
+  const toolErrors = h("div", { class: "error-slot" });
+  const letter = letterWriter({
+    api,
+    announce,
+    note: () => letterRequest(notes, casePayload(model)),
+    errors: toolErrors,
+  });
+  const tools = h(
+    "div",
+    { class: "tools" },
+    h(
+      "div",
+      { class: "tools__buttons", role: "group", "aria-label": "Explain or refer" },
+      explain.button,
+      letter.button,
+    ),
+    toolErrors,
+    explain.panel,
+  );
+  const ddxSlot = h("div", { class: "slot slot--ddx" }, ddxBox, tools);
   const nextSlot = h("div", { class: "slot slot--next" });
   const similarSlot = h("div", { class: "slot slot--similar" });
   const results = h("div", { class: "turn__results" }, ddxSlot, nextSlot, similarSlot);
@@ -116,10 +140,15 @@ export function createTurn(ctx, number, model) {
     toggle.textContent = open ? "Hide details" : "Show details";
   });
 
+  /** The body of `POST /predict` for the case as it stands (an explanation is asked with it). */
+  function predictBody() {
+    return { case: casePayload(model), top_k: TOP_K };
+  }
+
   function renderDifferential() {
     keepFocus(
-      ddxSlot,
-      () => ddxSlot.replaceChildren(differentialSection(response.prediction, view)),
+      ddxBox,
+      () => ddxBox.replaceChildren(differentialSection(response.prediction, view)),
       () => heading,
     );
   }
@@ -230,6 +259,7 @@ export function createTurn(ctx, number, model) {
     errors.replaceChildren();
     results.classList.remove("turn__results--stale");
     describe(next.prediction);
+    explain.invalidate(predictBody()); // an explanation of another ranking goes
     renderDifferential();
     renderQuestions();
     feedback.setPrediction(next.prediction_id, next.prediction.candidates);
@@ -248,7 +278,7 @@ export function createTurn(ctx, number, model) {
     el.setAttribute("aria-busy", "true");
     status.textContent = `${what} — ranking again…`;
     try {
-      const next = await api.post("/predict", { case: casePayload(model), top_k: TOP_K });
+      const next = await api.post("/predict", predictBody());
       if (pending) {
         status.textContent = `${pending} — ranking again…`;
       } else {
@@ -280,6 +310,7 @@ export function createTurn(ctx, number, model) {
   return {
     el,
     model,
+    notes,
     heading,
     apply,
     focusAdd: () => findings.focusAdd(),
@@ -296,6 +327,10 @@ export function createTurn(ctx, number, model) {
       toggle.setAttribute("aria-expanded", "false");
       toggle.textContent = "Show details";
       el.classList.add("turn--history");
+    },
+    /** The conversation ends: stop what is still being written. */
+    dispose() {
+      explain.clear();
     },
   };
 }
