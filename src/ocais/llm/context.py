@@ -57,8 +57,8 @@ def candidate_lines(prediction: Prediction, n: int, *, evidence: bool = True) ->
         )
         line = f"{number}. {candidate.name} [{candidate.disease_id}]{probability}"
         if evidence:
-            matched = _labels(candidate.evidence.get("matched"), "patient_label", 4)
-            missing = _labels(candidate.evidence.get("missing"), "label", 3)
+            matched = _labels(candidate.evidence.get("matched"), "patient_label", 3)
+            missing = _labels(candidate.evidence.get("missing"), "label", 2)
             line += f"; matched: {matched or 'none'}; typical but absent: {missing or 'none'}"
         lines.append(line)
     return "\n".join(lines) if lines else "none"

@@ -124,6 +124,7 @@ class LlamaCppBackend:
                     n_threads=threads or max(1, min(8, os.cpu_count() or 1)),
                     seed=0,
                     verbose=verbose,
+                    flash_attn=True,  # ~8% faster prompt processing on CPU (measured, 0012)
                 )
         except (ValueError, RuntimeError) as exc:
             raise LLMUnavailableError(f"llama.cpp cannot load {path.name}: {exc}") from exc

@@ -237,12 +237,10 @@ class RagPredictor(_LLMPredictorBase):
                     "items": {"type": "integer", "minimum": 1, "maximum": n},
                     "maxItems": n,
                 },
-                "other": {
-                    "type": "array",
-                    "items": {"type": "string", "maxLength": 120},
-                    "maxItems": 3,
-                },
-                "explanation": {"type": "string", "maxLength": 600},
+                # no maxLength: llama.cpp grammars expand it into nested repetitions that cost
+                # ~2x per generated token; max_tokens bounds the answer instead
+                "other": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+                "explanation": {"type": "string"},
             },
             "required": ["ranking", "explanation"],
         }
