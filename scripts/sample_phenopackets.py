@@ -30,7 +30,7 @@ def main() -> None:
             handle = tar.extractfile(member)
             if handle is not None:
                 (args.out / f"{i:04d}-{Path(member.name).name}").write_bytes(handle.read())
-    print(f"{len(chosen)} phenopackets in {args.out}")
+    print(f"{len(chosen)} phenopackets in {args.out}")  # noqa: T201
 
 
 if __name__ == "__main__":
