@@ -57,15 +57,19 @@ def candidate_lines(prediction: Prediction, n: int, *, evidence: bool = True) ->
         )
         line = f"{number}. {candidate.name} [{candidate.disease_id}]{probability}"
         if evidence:
-            matched = _labels(candidate.evidence.get("matched"), "patient_label", 3)
-            missing = _labels(candidate.evidence.get("missing"), "label", 2)
+            matched = ", ".join(
+                evidence_labels(candidate.evidence.get("matched"), "patient_label", 3)
+            )
+            missing = ", ".join(evidence_labels(candidate.evidence.get("missing"), "label", 2))
             line += f"; matched: {matched or 'none'}; typical but absent: {missing or 'none'}"
         lines.append(line)
     return "\n".join(lines) if lines else "none"
 
 
-def _labels(items: Any, key: str, limit: int) -> str:
+def evidence_labels(items: Any, key: str, limit: int | None = None) -> list[str]:
+    """The ``key`` labels of a candidate's evidence list (``matched``, ``missing``), the first
+    ``limit`` items only when given, each label once, in order."""
     if not isinstance(items, list):
-        return ""
+        return []
     labels = [str(item.get(key)) for item in items if isinstance(item, dict) and item.get(key)]
-    return ", ".join(dict.fromkeys(labels[:limit]))
+    return list(dict.fromkeys(labels if limit is None else labels[:limit]))

@@ -33,10 +33,8 @@ MODEL_HINT = (
     "set OCAIS_LLM_MODEL to a local model directory (config.json, weights, tokenizer) "
     "or to a .gguf file"
 )
-#: Gemma's end-of-turn marker: generation stops on it as on EOS
 
 
-# --- prompts ------------------------------------------------------------------------------------
 # --- the backend ----------------------------------------------------------------------------------
 class TransformersBackend:
     """A local causal LM (directory or GGUF), optionally with a PEFT adapter, run in-process."""

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ocais.errors import LLMError
 from ocais.knowledge import KnowledgeBase
 from ocais.llm.base import LLMBackend
-from ocais.llm.context import candidate_lines, case_values, findings
+from ocais.llm.context import candidate_lines, case_values, evidence_labels, findings
 from ocais.llm.prompts import load_prompt
 from ocais.schemas import Case, Prediction
 
@@ -53,8 +53,8 @@ def explanation_template(prediction: Prediction, n: int = EXPLAIN_CANDIDATES) ->
     lines = []
     for candidate in prediction.candidates[:n]:
         evidence = candidate.evidence
-        matched = _labels(evidence.get("matched"), "patient_label")
-        missing = _labels(evidence.get("missing"), "label")
+        matched = evidence_labels(evidence.get("matched"), "patient_label")
+        missing = evidence_labels(evidence.get("missing"), "label")
         probability = (
             f" ({100 * candidate.probability:.1f}%)" if candidate.probability is not None else ""
         )
@@ -158,7 +158,7 @@ def letter_template(
             )
             link = candidate.mondo_url or (candidate.members[0].url if candidate.members else None)
             name = f"[{candidate.name}]({link})" if link else candidate.name
-            matched = _labels(candidate.evidence.get("matched"), "patient_label")
+            matched = evidence_labels(candidate.evidence.get("matched"), "patient_label")
             support = f": {', '.join(matched[:5])}" if matched else ""
             lines.append(f"{candidate.rank}. {name} ({candidate.disease_id}){probability}{support}")
     else:
@@ -210,10 +210,3 @@ def write_letter(
     if len(text) < 40:
         return Written(template, "template", completion.model, prompt.id, "too_short")
     return Written(text + "\n", "llm", completion.model, prompt.id)
-
-
-def _labels(items: Any, key: str) -> list[str]:
-    if not isinstance(items, list):
-        return []
-    labels = [str(item.get(key)) for item in items if isinstance(item, dict) and item.get(key)]
-    return list(dict.fromkeys(labels))
