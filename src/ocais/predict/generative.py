@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from ocais.errors import LLMError, LLMOutputError
 from ocais.knowledge import KnowledgeBase
-from ocais.llm.base import LLMBackend, MeteredBackend, parse_json_answer
+from ocais.llm.base import ChatMessage, LLMBackend, MeteredBackend, parse_json_answer
 from ocais.llm.context import candidate_lines, case_values
 from ocais.llm.grounding import Grounding, grounder_for
 from ocais.llm.prompts import load_prompt
@@ -95,6 +95,25 @@ class _LLMPredictorBase:
         stats = self.llm.stats.summary()
         grounding = self.grounding.summary()
         return {**stats, **grounding, "model": stats["model"] or self._model_name()}
+
+    def _ask_json(self, messages: Sequence[ChatMessage], schema: dict[str, Any]) -> dict[str, Any]:
+        """The model's JSON answer (deterministic: temperature 0, seed 0); an answer that is
+        not a JSON object is counted as a failure and as one ungrounded answer, and raised."""
+        completion = self.llm.complete(
+            messages, max_tokens=self.max_tokens, temperature=0.0, json_schema=schema, seed=0
+        )
+        try:
+            return parse_json_answer(completion.text)
+        except LLMOutputError as exc:
+            self.llm.stats.failed_output(exc)
+            self.grounding.add(1, 0, [completion.text[:80]])
+            raise
+
+    def _unusable(self, message: str) -> LLMOutputError:
+        """A well-formed answer with nothing usable in it: counted as a failure."""
+        error = LLMOutputError(message)
+        self.llm.stats.failed_output(error)
+        return error
 
     def _model_name(self) -> str:
         try:
@@ -244,15 +263,7 @@ class RagPredictor(_LLMPredictorBase):
             },
             "required": ["ranking", "explanation"],
         }
-        completion = self.llm.complete(
-            messages, max_tokens=self.max_tokens, temperature=0.0, json_schema=schema, seed=0
-        )
-        try:
-            answer = parse_json_answer(completion.text)
-        except LLMOutputError as exc:
-            self.llm.stats.failed_output(exc)
-            self.grounding.add(1, 0, [completion.text[:80]])
-            raise
+        answer = self._ask_json(messages, schema)
         order, given, unmapped = _order(answer.get("ranking"), n)
         names = [str(x) for x in answer.get("other") or [] if isinstance(x, str | int)][:3]
         groundings = grounder_for(self.kb).ground_many(names) if names else []
@@ -260,9 +271,7 @@ class RagPredictor(_LLMPredictorBase):
         unmapped += [g.text for g in groundings if not g.grounded]
         self.grounding.add(given + len(names), len(order) + len(grounded_other), unmapped)
         if not order and not grounded_other:
-            error = LLMOutputError("the LLM's answer named no candidate")
-            self.llm.stats.failed_output(error)
-            raise error
+            raise self._unusable("the LLM's answer named no candidate")
         explanation = answer.get("explanation")
         text = explanation.strip() if isinstance(explanation, str) and explanation.strip() else None
         return order, grounded_other, text
@@ -346,15 +355,7 @@ class LLMDifferentialPredictor(_LLMPredictorBase):
             },
             "required": ["diagnoses"],
         }
-        completion = self.llm.complete(
-            messages, max_tokens=self.max_tokens, temperature=0.0, json_schema=schema, seed=0
-        )
-        try:
-            answer = parse_json_answer(completion.text)
-        except LLMOutputError as exc:
-            self.llm.stats.failed_output(exc)
-            self.grounding.add(1, 0, [completion.text[:80]])
-            raise
+        answer = self._ask_json(messages, schema)
         names = [str(x) for x in answer.get("diagnoses") or [] if isinstance(x, str)]
         groundings = grounder_for(self.kb).ground_many(names[: self.n_diagnoses])
         unmapped = [g.text for g in groundings if not g.grounded]
@@ -376,9 +377,7 @@ class LLMDifferentialPredictor(_LLMPredictorBase):
             if len(candidates) == top_k:
                 break
         if names and not candidates and not outside:
-            error = LLMOutputError("none of the LLM's diagnoses could be grounded")
-            self.llm.stats.failed_output(error)
-            raise error
+            raise self._unusable("none of the LLM's diagnoses could be grounded")
         return candidates, outside
 
     def _ranks(self, disease_id: str) -> bool:
