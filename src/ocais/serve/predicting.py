@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 
 from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
-from ocais.schemas import PhenotypeObservation, Prediction, Sex
+from ocais.schemas import Case, PhenotypeObservation, Prediction, Sex
 from ocais.serve.schemas.predict import (
     MentionOut,
     PredictInputOut,
@@ -119,6 +119,21 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class _Query:
+    """A request read: mentions and unmapped spans of its text, resolved terms, sex, age."""
+
+    mentions: list[MentionOut] | None
+    unmapped: list[UnmappedOut] | None
+    observed: tuple[str, ...]
+    excluded: tuple[str, ...]
+    sex: Sex
+    age: float | None
+
+    def case(self) -> Case:
+        return query_case(self.observed, self.excluded, self.sex, self.age)
+
+
+@dataclass(frozen=True)
 class ServedPrediction:
     """A prediction with its id, the mentions found in the text, its JSON and the row to store."""
 
@@ -185,32 +200,19 @@ class PredictionService:
     ) -> ServedPrediction:
         """Predict; the answer, its new id and the row to store (``record``). ``actor`` is the
         caller (the similar cases ``rag`` is shown are those it may see)."""
-        if request.top_k > self.max_top_k:
-            raise InvalidRecordError(
-                f"top_k is {request.top_k}, the largest allowed is {self.max_top_k}",
-                source="request",
-                field="top_k",
-            )
-        # (id, excluded) pairs: the ids were validated with the request (or by the extractor)
-        given = request.case.phenotypes if request.case else []
-        observations = [(p.id, p.excluded) for p in given]
-        mentions = unmapped = None
-        if request.text is not None:
-            mentions, found, unmapped = self._extract(request.text)
-            observations.extend((o.id, o.excluded) for o in found)
-        sex = request.case.sex if request.case else Sex.UNKNOWN
-        age = request.case.age_years if request.case else None
+        query = self._read(request)
+        unmapped = query.unmapped
         uses_llm = request.explain or request.predictor in ("rag", "llm")
         if unmapped and uses_llm and self.core is not None:
             unmapped = self._llm_suggestions(unmapped)
-        observed, excluded = self._resolve(observations, from_text=request.text is not None)
+        observed, excluded, sex, age = query.observed, query.excluded, query.sex, query.age
         explanation = None
         if (request.predictor or self.predictor.name) == self.predictor.name and not (
             request.explain
         ):
             answer = self._predict(observed, excluded, sex, age, request.top_k)
         else:  # another predictor, or an explanation: not cached (an LLM may fail)
-            answer, explanation = self._generate(request, observed, excluded, sex, age, actor)
+            answer, explanation = self._generate(request, query, actor)
         record = PredictionRecord(
             id=str(random_uuid()),
             user_id=user_id,
@@ -230,7 +232,7 @@ class PredictionService:
         )
         return ServedPrediction(
             prediction_id=record.id,
-            mentions=mentions,
+            mentions=query.mentions,
             input=PredictInputOut(
                 observed=list(observed), excluded=list(excluded), sex=sex, age_years=age
             ),
@@ -246,19 +248,38 @@ class PredictionService:
         """(model or ``None`` for the template, the explanation's pieces) for a request."""
         if self.core is None:
             raise InvalidRecordError("this service cannot explain", source="request")
+        query = self._read(request)
+        predictor = self._named(request.predictor or self.predictor.name)
+        case = query.case()
+        with self._predict_lock:
+            prediction, _ = predict_with(self.core, predictor, case, request.top_k, actor=actor)
+        return explanation_stream(self.core, prediction, case)
+
+    def _read(self, request: PredictRequest) -> _Query:
+        """What a request asks about: the phenotypes of its case and of its text (read by the
+        extractor), resolved against the release, with sex and age."""
+        if request.top_k > self.max_top_k:
+            raise InvalidRecordError(
+                f"top_k is {request.top_k}, the largest allowed is {self.max_top_k}",
+                source="request",
+                field="top_k",
+            )
+        # (id, excluded) pairs: the ids were validated with the request (or by the extractor)
         given = request.case.phenotypes if request.case else []
         observations = [(p.id, p.excluded) for p in given]
+        mentions = unmapped = None
         if request.text is not None:
-            _mentions, found, _unmapped = self._extract(request.text)
+            mentions, found, unmapped = self._extract(request.text)
             observations.extend((o.id, o.excluded) for o in found)
-        sex = request.case.sex if request.case else Sex.UNKNOWN
-        age = request.case.age_years if request.case else None
         observed, excluded = self._resolve(observations, from_text=request.text is not None)
-        predictor = self._named(request.predictor or self.predictor.name)
-        case = query_case(observed, excluded, sex, age)
-        with self._predict_lock:
-            prediction = predictor.predict(case, request.top_k)
-        return explanation_stream(self.core, prediction, case)
+        return _Query(
+            mentions,
+            unmapped,
+            observed,
+            excluded,
+            request.case.sex if request.case else Sex.UNKNOWN,
+            request.case.age_years if request.case else None,
+        )
 
     def _llm_suggestions(self, unmapped: list[UnmappedOut]) -> list[UnmappedOut]:
         """The spans with the LLM's proposals added to their suggestions (never to the case)."""
@@ -291,13 +312,7 @@ class PredictionService:
         return predictor
 
     def _generate(
-        self,
-        request: PredictRequest,
-        observed: tuple[str, ...],
-        excluded: tuple[str, ...],
-        sex: Sex,
-        age: float | None,
-        actor: Any,
+        self, request: PredictRequest, query: _Query, actor: Any
     ) -> tuple[Answer, Written | None]:
         if self.core is None:
             raise InvalidRecordError(
@@ -307,9 +322,13 @@ class PredictionService:
             )
         predictor = self._named(request.predictor or self.predictor.name)
         with self._predict_lock:
-            case = query_case(observed, excluded, sex, age)
             prediction, written = predict_with(
-                self.core, predictor, case, request.top_k, actor=actor, explain_it=request.explain
+                self.core,
+                predictor,
+                query.case(),
+                request.top_k,
+                actor=actor,
+                explain_it=request.explain,
             )
         return Answer.of(prediction), written
 
