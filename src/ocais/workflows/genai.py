@@ -213,7 +213,7 @@ def write_letter_for_text(
         age_years,
         source="letter",
     )
-    return _letter(services, case, clean, family, counts, top_k)
+    return _letter(services, case, clean, family, counts, top_k, scrub)
 
 
 def write_letter_for_case(services: Services, case: Case, *, top_k: int = 10) -> Letter:
@@ -229,7 +229,7 @@ def write_letter_for_case(services: Services, case: Case, *, top_k: int = 10) ->
             "provenance": {"source": "letter", "source_format": "letter"},
         }
     )
-    return _letter(services, anonymous, notes, (), counts, top_k)
+    return _letter(services, anonymous, notes, (), counts, top_k, scrub)
 
 
 def _letter(
@@ -239,6 +239,7 @@ def _letter(
     family: Sequence[str],
     counts: dict[str, int],
     top_k: int,
+    scrub: Scrub,
 ) -> Letter:
     predictor = services.predictor("phenotype")
     prediction = predictor.predict(case, top_k)
@@ -246,7 +247,6 @@ def _letter(
         services.knowledge, services.llm_or_none(), case, prediction, notes=notes, family=family
     )
     # the letter is scrubbed too: whatever a model repeats or invents, no identifier leaves
-    scrub = letter_scrubber(services.settings.deid_secret_env)
     markdown, _found = scrub(written.text) if written.source == "llm" else (written.text, {})
     return Letter(markdown, written, prediction, counts)
 
