@@ -18,6 +18,32 @@ START, END = "<start_of_turn>", "<end_of_turn>"
 STOP = (END, "<eos>")
 
 
+#: Gemma's turn format as a chat template (what :func:`gemma_prompt` writes, after ``<bos>``):
+#: set explicitly on a tokenizer that has none, e.g. a Gemma 3 base loaded from GGUF, so that
+#: fine-tuning and serving render conversations alike
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- set ns = namespace(system='', used=false, users=0) -%}"
+    "{%- for m in messages -%}"
+    "{%- if m['role'] == 'system' -%}"
+    "{%- set ns.system = ns.system ~ ('\n\n' if ns.system else '') ~ (m['content'] | trim) -%}"
+    "{%- elif m['role'] == 'user' -%}{%- set ns.users = ns.users + 1 -%}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if ns.system and ns.users == 0 -%}"
+    "{{ '<start_of_turn>user\n' ~ ns.system ~ '<end_of_turn>\n' }}"
+    "{%- endif -%}"
+    "{%- for m in messages if m['role'] != 'system' -%}"
+    "{%- set text = m['content'] | trim -%}"
+    "{%- if m['role'] == 'user' and ns.system and not ns.used -%}"
+    "{%- set text = ns.system ~ '\n\n' ~ text -%}{%- set ns.used = true -%}"
+    "{%- endif -%}"
+    "{{ '<start_of_turn>' ~ ('model' if m['role'] == 'assistant' else 'user') ~ '\n' ~ text"
+    " ~ '<end_of_turn>\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+
+
 def fold_system(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     """The messages without ``system`` ones: their text (joined by blank lines) goes in front of
     the first user message, or becomes one when there is none."""

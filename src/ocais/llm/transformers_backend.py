@@ -50,7 +50,7 @@ class TransformersBackend:
         threads: int | None = None,
         max_context: int = 4096,
     ) -> None:
-        path = _model_path(model)
+        path = model_path(model)
         adapter_path = _adapter_path(adapter) if adapter else None
         if max_context < 2:
             raise ConfigError(f"max_context must be at least 2 tokens, not {max_context}")
@@ -81,38 +81,19 @@ class TransformersBackend:
         base_name = path.name.removesuffix(".gguf") if path.is_file() else path.name
         self._name = base_name + (f"+{adapter_path.name}" if adapter_path else "")
         self._tokenizer, self._model = self._load(path)
+        self._adapter_enabled = adapter_path is not None
         if adapter_path is not None:
             self._model = _apply_adapter(self._model, adapter_path)
+            template = adapter_path / "chat_template.jinja"
+            if template.is_file():  # the template the adapter was trained with
+                self._tokenizer.chat_template = template.read_text(encoding="utf-8")
         self._model.eval()
         self._stop_ids = self._stop_token_ids()
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self, path: Path) -> tuple[Any, Any]:
-        transformers = self._transformers
-        options: dict[str, Any] = {"local_files_only": True}
-        if path.is_file():  # a .gguf file
-            if not _has_module("gguf"):
-                raise LLMUnavailableError(
-                    "reading a .gguf model needs the gguf package", hint=INSTALL_HINT
-                )
-            source, options["gguf_file"] = str(path.parent), path.name
-        else:
-            source = str(path)
         dtype: Any = self._torch.float32 if self._device.type == "cpu" else "auto"
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                source, dtype=dtype, **options
-            ).to(self._device)
-        except ImportError as exc:
-            raise LLMUnavailableError(
-                f"cannot load the model {path}: {exc}", hint=INSTALL_HINT
-            ) from exc
-        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
-            raise LLMUnavailableError(
-                f"cannot load the model {path}: {type(exc).__name__}: {exc}", hint=MODEL_HINT
-            ) from exc
-        return tokenizer, model
+        return load_pretrained(path, device=self._device, dtype=dtype)
 
     def _stop_token_ids(self) -> list[int]:
         """EOS (the tokenizer's and the generation config's) and ``<end_of_turn>`` if known."""
@@ -135,7 +116,29 @@ class TransformersBackend:
     def model(self) -> str:
         """The model's directory or file name (without ``.gguf``), with ``+<adapter>`` when an
         adapter is applied."""
+        if self.adapter_path is not None and not self._adapter_enabled:
+            return self._name.rpartition("+")[0]
         return self._name
+
+    @property
+    def adapter_enabled(self) -> bool:
+        return self._adapter_enabled
+
+    def use_adapter(self, enabled: bool) -> None:
+        """Answer with (``True``) or without (``False``) the loaded adapter: the same base
+        weights either way, so a before/after comparison needs one load. ``model`` names the
+        base alone while the adapter is off."""
+        if self.adapter_path is None:
+            if enabled:
+                raise ConfigError(f"{self.model} was loaded without an adapter")
+            return
+        with self._lock:
+            _tokenizer, model = self._loaded()
+            if enabled:
+                model.enable_adapter_layers()
+            else:
+                model.disable_adapter_layers()
+            self._adapter_enabled = enabled
 
     @property
     def capabilities(self) -> Capabilities:
@@ -339,7 +342,47 @@ class _Cancelled:
 
 
 # --- module helpers -------------------------------------------------------------------------------
-def _model_path(model: str) -> Path:
+def load_pretrained(
+    path: Path, *, device: Any = "cpu", dtype: Any = None, quantization: Any = None
+) -> tuple[Any, Any]:
+    """(tokenizer, model) of a local model directory or ``.gguf`` file (dequantized), from local
+    files only, moved to ``device`` (left where ``quantization`` puts it). ``dtype`` default:
+    float32 on CPU, the checkpoint's own elsewhere."""
+    torch, transformers = _import_transformers()
+    options: dict[str, Any] = {"local_files_only": True}
+    if path.is_file():  # a .gguf file
+        if not _has_module("gguf"):
+            raise LLMUnavailableError(
+                "reading a .gguf model needs the gguf package", hint=INSTALL_HINT
+            )
+        source, options["gguf_file"] = str(path.parent), path.name
+    else:
+        source = str(path)
+    if dtype is None:
+        dtype = torch.float32 if torch.device(device).type == "cpu" else "auto"
+    model_options: dict[str, Any] = {"dtype": dtype}
+    if quantization is not None:
+        model_options.update(quantization_config=quantization, device_map={"": device})
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            source, **model_options, **options
+        )
+        if quantization is None:
+            model = model.to(device)
+    except ImportError as exc:
+        raise LLMUnavailableError(
+            f"cannot load the model {path}: {exc}", hint=INSTALL_HINT
+        ) from exc
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise LLMUnavailableError(
+            f"cannot load the model {path}: {type(exc).__name__}: {exc}", hint=MODEL_HINT
+        ) from exc
+    return tokenizer, model
+
+
+def model_path(model: str) -> Path:
+    """``model`` as a path, checked: an existing .gguf file or a directory with config.json."""
     if not model:
         raise ConfigError("no model is configured for the transformers backend", hint=MODEL_HINT)
     path = Path(model).expanduser()
