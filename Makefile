@@ -56,7 +56,7 @@ $(TEXT_STAMP): $(STAMP) $(LLM_STAMP)
 # torch first, pinned to its CPU build (2.13.0 here): resolving the extra's plain `torch`
 # would otherwise pull the much larger CUDA build; the extra then finds it installed.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,text,llm,llm-local]"
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,text,llm,llm-local,train]"
 	rm -f $(VENV)/.installed-text-* && touch $(TEXT_STAMP)
 
 install-text: $(TEXT_STAMP)

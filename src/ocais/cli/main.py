@@ -10,7 +10,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from ocais import __version__
-from ocais.cli import cases, knowledge, learn, llm, notes, phenotypes, serve, synth, users
+from ocais.cli import (
+    cases,
+    finetune,
+    knowledge,
+    learn,
+    llm,
+    notes,
+    phenotypes,
+    serve,
+    synth,
+    users,
+)
 from ocais.cli.benchmark import benchmark
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
 from ocais.cli.ingest import ingest, runs_app
@@ -37,6 +48,7 @@ app.add_typer(synth.app, name="synth")
 app.add_typer(learn.app, name="learn")
 app.add_typer(loop_app, name="loop")
 app.add_typer(llm.app, name="llm")
+app.add_typer(finetune.app, name="finetune")
 app.add_typer(notes.app, name="notes")
 app.command("ingest")(ingest)
 app.command("predict")(predict)
