@@ -191,6 +191,11 @@ class Settings(BaseSettings):
         description="The model: its name on the server (openai; default: the first it lists), "
         "or a GGUF file / model directory (llamacpp, transformers).",
     )
+    llm_adapter: str | None = Field(
+        default=None,
+        description="A LoRA adapter directory (`ocais finetune run`) applied to OCAIS_LLM_MODEL "
+        "by the transformers backend.",
+    )
     llm_api_key_env: str | None = Field(
         default=None,
         pattern=r"^[A-Z_][A-Z0-9_]*$",

