@@ -85,11 +85,16 @@ def test_examples_are_balanced_split_by_patient_and_mix_both_tasks(
         patients, tiny_kb, DISEASES, binary_fraction=0.4, eval_fraction=0.2, seed=1
     )
     assert examples.counts == {d: 30 for d in DISEASES}
-    assert len(examples.train) + len(examples.heldout) == 90
-    assert len(examples.heldout) == 3 * 6  # 20% of each disease's patients
+    everything = examples.train + examples.heldout
+    assert len({e.case_id for e in everything}) == 90
+    assert len({e.case_id for e in examples.heldout}) == 3 * 6  # 20% of each disease's patients
     assert not {e.case_id for e in examples.train} & {e.case_id for e in examples.heldout}
-    tasks = [e.task for e in examples.train + examples.heldout]
-    assert 20 <= tasks.count("binary") <= 55  # about 40%
+    binary = [e for e in everything if e.task == "binary"]
+    assert 20 <= len({e.case_id for e in binary}) <= 55  # about 40% of the patients
+    # each of them asked twice: about its own disease (yes) and another (no)
+    for case_id in {e.case_id for e in binary}:
+        answers = sorted(e.completion for e in binary if e.case_id == case_id)
+        assert answers == ["no", "yes"]
     for example in examples.train + examples.heldout:
         if example.task == "diagnosis":
             assert example.prompt.endswith(DIAGNOSIS_QUESTION)

@@ -74,7 +74,11 @@ class DataOptions(_Section):
         0.1, ge=0, lt=1, description="Share of synthetic patients kept out of training (by case)"
     )
     binary_fraction: float = Field(
-        0.3, ge=0, le=1, description="Share of examples asking 'disease X or not' (yes/no)"
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of patients asked 'is the diagnosis X?' instead of 'which disease', "
+        "twice: about their own disease (yes) and another tuned one (no)",
     )
     max_findings: int = Field(8, ge=1, description="Findings written per case (most specific)")
     max_excluded: int = Field(2, ge=0, description="Excluded findings written per case")

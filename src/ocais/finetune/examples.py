@@ -12,7 +12,8 @@ Examples are conversational prompt–completion pairs (TRL's format)::
      "completion": [{"role": "assistant", "content": "Angelman syndrome"}]}
 
 balanced across diseases (the same number of patients each, as drawn), and split by case into
-``train`` and ``heldout`` (every example of one patient on one side).
+``train`` and ``heldout`` (every example of one patient on one side). A patient asked the binary
+question is asked it twice, about its disease (yes) and another tuned one (no).
 """
 
 from __future__ import annotations
@@ -175,10 +176,11 @@ def build_examples(
     render: RenderOptions | None = None,
     seed: int = 0,
 ) -> ExampleSet:
-    """One example per patient of a tuned disease: a diagnosis question, or with probability
-    ``binary_fraction`` a yes/no question (half about its own disease, half about another tuned
-    disease). Patients are split by case: ``eval_fraction`` of them (by a seeded shuffle within
-    each disease) go to ``heldout``."""
+    """Examples of each patient of a tuned disease: a diagnosis question or, with probability
+    ``binary_fraction``, a pair of yes/no questions — "is it X?" about its own disease (yes) and
+    about another tuned disease (no) — so that the answer depends on the findings, not on a
+    prior for "yes". Patients are split by case: ``eval_fraction`` of them (by a seeded shuffle
+    within each disease) go to ``heldout``, with all their examples."""
     render = render or RenderOptions()
     rng = np.random.default_rng(seed)
     others = list(diseases)
@@ -195,31 +197,33 @@ def build_examples(
         held = {members[i].id for i in order[:n_heldout]}
         for case in members:
             text = case_text(case, kb, rng, render)
+            side = heldout if case.id in held else train
             if len(others) > 1 and rng.random() < binary_fraction:
-                if rng.random() < 0.5:
-                    asked, answer = disease, YES
-                else:
-                    asked = str(rng.choice([d for d in others if d != disease]))
-                    answer = NO
-                example = Example(
-                    id=f"{case.id}:binary",
-                    case_id=case.id,
-                    disease_id=disease,
-                    task="binary",
-                    prompt=binary_prompt(text, diseases[asked]),
-                    completion=answer,
-                    asked_about=asked,
-                )
+                other = str(rng.choice([d for d in others if d != disease]))
+                pair = [(disease, YES), (other, NO)]
+                for asked, answer in (pair if rng.random() < 0.5 else pair[::-1]):
+                    side.append(
+                        Example(
+                            id=f"{case.id}:binary:{answer}",
+                            case_id=case.id,
+                            disease_id=disease,
+                            task="binary",
+                            prompt=binary_prompt(text, diseases[asked]),
+                            completion=answer,
+                            asked_about=asked,
+                        )
+                    )
             else:
-                example = Example(
-                    id=f"{case.id}:diagnosis",
-                    case_id=case.id,
-                    disease_id=disease,
-                    task="diagnosis",
-                    prompt=diagnosis_prompt(text),
-                    completion=diseases[disease],
+                side.append(
+                    Example(
+                        id=f"{case.id}:diagnosis",
+                        case_id=case.id,
+                        disease_id=disease,
+                        task="diagnosis",
+                        prompt=diagnosis_prompt(text),
+                        completion=diseases[disease],
+                    )
                 )
-            (heldout if case.id in held else train).append(example)
     order = rng.permutation(len(train))  # diseases interleaved in training
     return ExampleSet(
         train=[train[i] for i in order],
