@@ -201,7 +201,7 @@ def build_examples(
             if len(others) > 1 and rng.random() < binary_fraction:
                 other = str(rng.choice([d for d in others if d != disease]))
                 pair = [(disease, YES), (other, NO)]
-                for asked, answer in (pair if rng.random() < 0.5 else pair[::-1]):
+                for asked, answer in pair if rng.random() < 0.5 else pair[::-1]:
                     side.append(
                         Example(
                             id=f"{case.id}:binary:{answer}",
