@@ -134,7 +134,7 @@ def test_finetune_run_then_evaluate(cli: Cli, tmp_path: Path) -> None:
     assert manifest["evaluation"]["n"] == min(8, len(split["heldout"]))  # 4 per disease
 
     # the contract: ocais --json finetune evaluate ADAPTER CASES
-    report = cli.json("finetune", "evaluate", str(out), str(cases))
+    report = cli.json("finetune", "evaluate", str(out), str(cases), "--max-per-disease", "20")
     assert report["n"] == 24 - len(used)  # the cases behind the training data are left out
     assert report["skipped"]["used_in_training"] == len(used)
     for side in ("before", "after"):
@@ -150,7 +150,7 @@ def test_finetune_run_then_evaluate(cli: Cli, tmp_path: Path) -> None:
     from ocais.config import load_settings
     from ocais.workflows.genai import local_llm_app, open_llm
 
-    app, backend = local_llm_app(str(tmp_path / "tiny-llama"), adapter=str(out), context=256)
+    app, backend = local_llm_app(None, adapter=str(out), context=256)  # the recorded base
     try:
         with TestClient(app) as client:
             models = client.get("/v1/models").json()
@@ -173,6 +173,14 @@ def test_finetune_run_then_evaluate(cli: Cli, tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "SHA-256" in refused.stderr
     again = cli("finetune", "run", str(config), "--out", str(out))
     assert again.exit_code == 2 and "--overwrite" in again.stderr
+    # --overwrite replaces the run's own outputs (a stale checkpoint too), nothing else
+    (out / "checkpoints" / "checkpoint-999").mkdir()
+    (out / "my-notes.txt").write_text("kept", encoding="utf-8")
+    replaced = cli("finetune", "run", str(config), "--out", str(out), "--overwrite")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert not (out / "checkpoints" / "checkpoint-999").exists()
+    assert (out / "my-notes.txt").read_text() == "kept"
+    assert (out / "evaluation" / "evaluation.json").is_file()
 
 
 def test_finetune_errors_are_clear(cli: Cli, tmp_path: Path) -> None:

@@ -132,7 +132,12 @@ def evaluate(
         typer.Option(help="The base model, where it is not at the recorded path (checked)."),
     ] = None,
     max_per_disease: Annotated[
-        int | None, typer.Option(min=1, help="Cases per disease at most.")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Cases per disease at most (a seeded sample); default: the cap of the run "
+            "that made the adapter ([eval] max_per_disease, 10 in the smoke recipe).",
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Report directory (default: ADAPTER_DIR/evaluation).")

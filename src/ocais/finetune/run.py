@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from ocais.finetune.examples import (
     to_datasets,
     write_jsonl,
 )
+from ocais.finetune.train import CHECKPOINTS
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.profiles import truth_of
 from ocais.llm.chat_format import GEMMA_CHAT_TEMPLATE
@@ -52,6 +54,16 @@ from ocais.synth.release import check_gate
 Progress = Callable[[str, int, int | None], None]
 MANIFEST = "ocais-adapter.json"
 ADAPTER_FORMAT = "ocais-lora-adapter/1"
+#: what PEFT and the tokenizer write into the adapter directory
+ADAPTER_FILES = (
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "chat_template.jinja",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "training_args.bin",
+)
 OUTPUTS = {
     "manifest": MANIFEST,
     "card": "README.md",
@@ -235,6 +247,13 @@ def prepare_out(out: Path, *, resume: bool, overwrite: bool) -> None:
         overwrite=overwrite,
         hint="choose a new --out, pass --resume to continue an interrupted run, or --overwrite",
     )
+    if overwrite and out.is_dir():  # an earlier run's outputs go, and only they
+        for name in [*OUTPUTS.values(), CHECKPOINTS, *ADAPTER_FILES]:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 

@@ -126,12 +126,15 @@ def evaluate_finetuned(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Before/after on the labelled cases under ``cases_dir`` whose diagnosis is among the
-    adapter's diseases; cases used to make its training data are left out (counted).
+    adapter's diseases (at most ``max_per_disease`` each; default: the cap its run used);
+    cases used to make its training data are left out (counted).
     Writes ``evaluation.json``, ``evaluation.html`` and ``answers.jsonl`` into ``out``
     (default ``ADAPTER_DIR/evaluation``)."""
     adapter_dir = adapter_dir.expanduser().resolve()
     manifest = steps.read_adapter_manifest(adapter_dir)
     base_path = base or _recorded_base(manifest)
+    if max_per_disease is None:  # the run's own cap (its [eval] max_per_disease)
+        max_per_disease = (manifest["config"].get("eval") or {}).get("max_per_disease")
     cases, _skipped = read_labelled(services, cases_dir, "cases", progress)
     return _evaluate(
         services,

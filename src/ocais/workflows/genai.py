@@ -273,9 +273,7 @@ def local_llm_app(
 
     backend: LLMBackend
     if adapter is not None:
-        from ocais.llm.llamacpp_backend import default_model_path
-
-        base = str(default_model_path()) if model is None else str(Path(model).expanduser())
+        base = str(Path(model).expanduser()) if model is not None else _adapter_base(adapter)
         backend = create_backend(
             "transformers",
             model=base,
@@ -288,6 +286,19 @@ def local_llm_app(
     else:
         backend = create_backend("llamacpp", model=model, context=context, threads=threads)
     return create_llm_app(backend), backend
+
+
+def _adapter_base(adapter: str) -> str:
+    """The base model an adapter of ``ocais finetune run`` records (its ``ocais-adapter.json``),
+    else the default Gemma GGUF."""
+    from ocais.llm.llamacpp_backend import default_model_path
+
+    try:
+        recorded = json.loads((Path(adapter).expanduser() / "ocais-adapter.json").read_text())
+        path = Path(recorded["base_model"]["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(default_model_path())
+    return str(path) if path.exists() else str(default_model_path())
 
 
 def check_llm(services: Services) -> dict[str, Any]:
