@@ -125,6 +125,11 @@ def test_finetune_run_then_evaluate(cli: Cli, tmp_path: Path) -> None:
     card = (out / "README.md").read_text()
     assert card.startswith("---\nbase_model: ") and "library_name: peft" in card
     assert "model-index:" in card and "| Disease A | OMIM:100001 |" in card
+    yaml = pytest.importorskip("yaml")
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["library_name"] == "peft" and front["datasets"][0].startswith("ocais-synthetic-")
+    metrics = front["model-index"][0]["results"][0]["metrics"]
+    assert [m["type"] for m in metrics] == ["accuracy", "accuracy"]
     manifest = json.loads((out / "ocais-adapter.json").read_text())
     assert [d["id"] for d in manifest["diseases"]] == list(PROFILES)
     assert manifest["data"]["privacy_gate"]["passed"] is True

@@ -21,7 +21,7 @@ def _pct(value: float | None) -> str:
 
 def model_card(manifest: Mapping[str, Any], evaluation: Mapping[str, Any] | None) -> str:
     base = manifest["base_model"]
-    dataset = manifest["data"].get("synthetic_dataset") or "ocais-synthetic"
+    dataset = f"ocais-synthetic-{manifest['data'].get('synthetic_dataset') or 'unknown'}"
     front = [
         "---",
         f"base_model: {_yaml(base['name'])}",
@@ -43,6 +43,13 @@ def model_card(manifest: Mapping[str, Any], evaluation: Mapping[str, Any] | None
             "name: after fine-tuning}",
             f"    - {{type: accuracy, value: {evaluation['before']['accuracy']}, "
             "name: base model}",
+            "  - task: {type: text-classification, name: is the diagnosis X (yes or no)}",
+            "    dataset: {type: phenopackets, name: real held-out cases}",
+            "    metrics:",
+            f"    - {{type: recall, value: {evaluation['after']['sensitivity']}, "
+            "name: sensitivity after fine-tuning}",
+            f"    - {{type: specificity, value: {evaluation['after']['specificity']}, "
+            "name: specificity after fine-tuning}",
         ]
     front.append("---")
     diseases = "\n".join(
