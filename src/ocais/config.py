@@ -309,3 +309,39 @@ def unknown_settings(
         hint = f"; did you mean {close[0]}?" if close else " (see README, Configuration)"
         messages.append(f"{name} is not an OCAIS setting and is ignored{hint}")
     return messages
+
+
+# --- run configs (TOML files of `ocais loop run`, `ocais finetune run`) -------------------------
+def read_toml(path: str | Path, *, what: str, example: str) -> dict[str, Any]:
+    """A TOML file's table; ``ConfigError`` naming ``what`` and the ``example`` to start from."""
+    import tomllib
+
+    file = Path(path)
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no {what} at {file}", hint=f"start from {example}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """Every problem of a failed validation, by key: unknown, missing, or the error."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown key {where!r}")
+        elif error["type"] == "missing":
+            problems.append(f"missing key {where!r}")
+        else:
+            problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def resolve_against(path: Path, base_dir: Path) -> Path:
+    """``path`` (``~`` expanded) if absolute, else normalized under ``base_dir``."""
+    path = path.expanduser()
+    return path if path.is_absolute() else Path(os.path.normpath(base_dir / path))

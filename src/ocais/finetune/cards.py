@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ocais.finetune.config import BUNDLED_GEMMA
+from ocais.llm.adapters import BUNDLED_GEMMA
 
 
 def _yaml(value: Any) -> str:

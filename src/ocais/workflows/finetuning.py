@@ -16,7 +16,7 @@ from ocais.errors import ConfigError
 from ocais.finetune import evaluate as finetune_eval
 from ocais.finetune import run as steps
 from ocais.finetune.cards import dataset_card
-from ocais.finetune.config import BUNDLED_GEMMA, FinetuneConfig, load_config
+from ocais.finetune.config import FinetuneConfig, load_config
 from ocais.finetune.examples import (
     PROMPT_VERSION,
     RenderOptions,
@@ -25,6 +25,7 @@ from ocais.finetune.examples import (
     to_datasets,
 )
 from ocais.finetune.train import train_adapter
+from ocais.llm.adapters import base_model_path, recorded_base
 from ocais.llm.grounding import grounder_for
 from ocais.schemas import Case
 from ocais.synth.phenopackets import read_manifest
@@ -52,7 +53,7 @@ def run_finetune(
     kb = services.knowledge
     timings: dict[str, float] = {}
     with steps.stage(timings, "base model", progress):
-        base = steps.base_model_path(config.base.model)
+        base = base_model_path(config.base.model)
     with steps.stage(timings, "patients", progress):
         patients = _patients(services, config, target, progress)
     names = disease_names(kb, patients.diseases)
@@ -132,7 +133,12 @@ def evaluate_finetuned(
     (default ``ADAPTER_DIR/evaluation``)."""
     adapter_dir = adapter_dir.expanduser().resolve()
     manifest = steps.read_adapter_manifest(adapter_dir)
-    base_path = base or _recorded_base(manifest)
+    base_path = base or recorded_base(manifest["base_model"])
+    if steps.model_digest(base_path) != manifest["base_model"]["sha256"]:
+        raise ConfigError(
+            f"{base_path} is not the base model the adapter was trained on (SHA-256 differs)",
+            hint="pass --base PATH to the model recorded in ocais-adapter.json",
+        )
     if max_per_disease is None:  # the run's own cap (its [eval] max_per_disease)
         max_per_disease = (manifest["config"].get("eval") or {}).get("max_per_disease")
     cases, _skipped = read_labelled(services, cases_dir, "cases", progress)
@@ -178,19 +184,6 @@ def _evaluation_cases(
     return patients.heldout
 
 
-def _recorded_base(manifest: dict[str, Any]) -> Path:
-    recorded = manifest["base_model"]
-    name = recorded["name"] if recorded["name"] == BUNDLED_GEMMA else recorded["path"]
-    try:
-        path = steps.base_model_path(name)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"the adapter's base model {recorded['path']} is not on this machine",
-            hint="pass --base PATH to the same base model (its SHA-256 is checked)",
-        ) from exc
-    return path
-
-
 def _evaluate(
     services: Services,
     adapter_dir: Path,
@@ -207,12 +200,6 @@ def _evaluate(
 
     import_training()  # the extra's own progress bars off
 
-    expected = manifest["base_model"]["sha256"]
-    if steps.model_digest(base) != expected:
-        raise ConfigError(
-            f"{base} is not the base model the adapter was trained on (SHA-256 differs)",
-            hint="pass --base PATH to the model recorded in ocais-adapter.json",
-        )
     kb = services.knowledge
     names = steps.names_of(manifest)
     if progress is not None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocais.config import Settings
 from ocais.errors import ConfigError, InvalidRecordError
+from ocais.llm.adapters import BUNDLED_GEMMA, adapter_base, base_model_path
 from ocais.llm.base import LLMBackend, create_backend, metered
 from ocais.llm.findings import Proposal
 from ocais.llm.writing import Written, explain, write_letter
@@ -273,10 +274,13 @@ def local_llm_app(
 
     backend: LLMBackend
     if adapter is not None:
-        base = str(Path(model).expanduser()) if model is not None else _adapter_base(adapter)
+        if model is not None:
+            base = Path(model).expanduser()
+        else:  # the base the adapter records (else the bundled Gemma)
+            base = adapter_base(Path(adapter).expanduser()) or base_model_path(BUNDLED_GEMMA)
         backend = create_backend(
             "transformers",
-            model=base,
+            model=str(base),
             adapter=str(Path(adapter).expanduser()),
             max_context=context,
             threads=threads,
@@ -286,19 +290,6 @@ def local_llm_app(
     else:
         backend = create_backend("llamacpp", model=model, context=context, threads=threads)
     return create_llm_app(backend), backend
-
-
-def _adapter_base(adapter: str) -> str:
-    """The base model an adapter of ``ocais finetune run`` records (its ``ocais-adapter.json``),
-    else the default Gemma GGUF."""
-    from ocais.llm.llamacpp_backend import default_model_path
-
-    try:
-        recorded = json.loads((Path(adapter).expanduser() / "ocais-adapter.json").read_text())
-        path = Path(recorded["base_model"]["path"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return str(default_model_path())
-    return str(path) if path.exists() else str(default_model_path())
 
 
 def check_llm(services: Services) -> dict[str, Any]:
