@@ -4,22 +4,24 @@ download)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
 SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 
 
-def tiny_model(directory: Path, texts: list[str]) -> Path:
-    """A 2-layer Llama and a byte-level BPE tokenizer trained on ``texts``; no chat template."""
+def tiny_tokenizer(texts: list[str], vocab_size: int = 400) -> Any:
+    """A byte-level BPE tokenizer trained on ``texts``, with Gemma's turn markers as special
+    tokens, ``<bos>`` prepended; no chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     raw = Tokenizer(models.BPE(unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400,
+        vocab_size=vocab_size,
         special_tokens=SPECIALS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -29,7 +31,7 @@ def tiny_model(directory: Path, texts: list[str]) -> Path:
     raw.post_processor = processors.TemplateProcessing(
         single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", bos)]
     )
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=raw,
         bos_token="<bos>",
         eos_token="<eos>",
@@ -37,6 +39,13 @@ def tiny_model(directory: Path, texts: list[str]) -> Path:
         unk_token="<unk>",
         additional_special_tokens=["<start_of_turn>", "<end_of_turn>"],
     )
+
+
+def tiny_model(directory: Path, texts: list[str]) -> Path:
+    """A 2-layer Llama and a byte-level BPE tokenizer trained on ``texts``; no chat template."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = tiny_tokenizer(texts)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=64,

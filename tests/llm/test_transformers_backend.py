@@ -22,10 +22,10 @@ from ocais.errors import ConfigError, LLMError, LLMUnavailableError
 from ocais.llm.base import ChatMessage, LLMBackend
 from ocais.llm.chat_format import fold_system, gemma_prompt, json_instruction, with_json_request
 from ocais.llm.transformers_backend import TransformersBackend
+from tests.finetune.tiny import SPECIALS, tiny_tokenizer
 
 pytestmark = pytest.mark.text
 
-SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 SENTENCES = [
     "The patient has seizures and developmental delay.",
     "Global developmental delay with hypotonia was noted in infancy.",
@@ -40,31 +40,7 @@ ASK = [
 
 
 def _tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    raw = Tokenizer(models.BPE(unk_token="<unk>"))
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    raw.train_from_iterator(SENTENCES * 4, trainer)
-    bos = raw.token_to_id("<bos>")
-    raw.post_processor = processors.TemplateProcessing(
-        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", bos)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<bos>",
-        eos_token="<eos>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        additional_special_tokens=["<start_of_turn>", "<end_of_turn>"],
-    )
+    return tiny_tokenizer(SENTENCES * 4, vocab_size=320)
 
 
 @pytest.fixture(scope="module")
