@@ -95,6 +95,16 @@ class ServeSettings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS; empty = CORS off."
     )
     audit: bool = Field(default=True, description="Write the audit log.")
+    registry_public: bool = Field(
+        default=True,
+        description="Let anyone who reaches the service list and download its packages "
+        "(signed, privacy-gated evidence meant for other sites); false: an API key is needed.",
+    )
+    max_package_bytes: int = Field(
+        default=2 * 1024**3,
+        gt=0,
+        description="Largest package accepted by upload (POST /api/v1/packages; 413 above).",
+    )
 
     @field_validator("cors_origins")
     @classmethod
@@ -202,6 +212,28 @@ class Settings(BaseSettings):
         description="Name of the environment variable holding the LLM server's API key (the "
         "key itself is never a setting); unset for local servers without one.",
     )
+    keys_dir: Path | None = Field(
+        default=None,
+        description="Folder of this site's signing key (`ocais keys create`; the private key "
+        "never leaves it, mode 0600). Default: data_dir/keys.",
+    )
+    packages_dir: Path | None = Field(
+        default=None,
+        description="This site's registry of verified evidence packages (`ocais package "
+        "publish|pull`; served by `ocais serve`). Default: data_dir/packages.",
+    )
+    trust_file: Path | None = Field(
+        default=None,
+        description="The signers this site accepts packages from (`ocais trust add`). "
+        "Default: data_dir/trust.json.",
+    )
+    registry_api_key_env: str = Field(
+        default="OCAIS_REGISTRY_API_KEY",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the environment variable holding an API key at another site's "
+        "registry (`ocais package push`, pulls from a registry that is not public); the key "
+        "itself is never a setting.",
+    )
     llm_timeout: float = Field(
         default=120.0, gt=0, description="Seconds to wait for one LLM answer before giving up."
     )
@@ -252,6 +284,18 @@ class Settings(BaseSettings):
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
+    @property
+    def resolved_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir is not None else self.data_dir / "keys"
+
+    @property
+    def resolved_packages_dir(self) -> Path:
+        return self.packages_dir if self.packages_dir is not None else self.data_dir / "packages"
+
+    @property
+    def resolved_trust_file(self) -> Path:
+        return self.trust_file if self.trust_file is not None else self.data_dir / "trust.json"
+
 
 def _invalid(exc: ValidationError) -> ConfigError:
     """One line per invalid setting, named as the variable that sets it."""
@@ -292,7 +336,7 @@ def known_settings() -> set[str]:
     """Every ``OCAIS_*`` variable OCAIS reads."""
     names = {f"OCAIS_{name.upper()}" for name in Settings.model_fields if name != "serve"}
     names |= {f"OCAIS_SERVE_{name.upper()}" for name in ServeSettings.model_fields}
-    return names | {"OCAIS_DEID_SECRET"}
+    return names | {"OCAIS_DEID_SECRET", "OCAIS_REGISTRY_API_KEY"}
 
 
 def unknown_settings(

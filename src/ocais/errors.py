@@ -167,3 +167,24 @@ class LLMOutputError(LLMError):
     """The LLM answered, but not with what was asked (invalid JSON, empty, off-schema)."""
 
     code = "llm_bad_output"
+
+
+class PackageError(OcaisError, ValueError):
+    """An evidence package is malformed, altered or incomplete (a checksum, the signature, a
+    listed file, the schema); nothing was installed."""
+
+    code = "package_invalid"
+
+
+class UntrustedPackageError(PackageError):
+    """An evidence package is intact but signed by a key this site does not trust (for its
+    kind); nothing was installed."""
+
+    code = "package_untrusted"
+
+
+class PackageConflictError(PackageError):
+    """A package of this name and version is already installed with other content (versions
+    are immutable: publish a new version)."""
+
+    code = "package_conflict"

@@ -22,6 +22,7 @@ from ocais.cli.context import (
 )
 from ocais.errors import ConfigError, OcaisError
 from ocais.evaluate import BenchmarkResult, PredictorResult, run_benchmark
+from ocais.workflows.sharing import package_reference, resolve_artifact
 from ocais.workflows.types import Predictor, available_predictors
 
 DEFAULT_PREDICTORS = ("phenotype", "resnik")
@@ -118,7 +119,11 @@ def benchmark(
         str, typer.Option(help="Disease namespaces to rank, comma-separated.")
     ] = "OMIM,ORPHA",
     model: Annotated[
-        Path | None, typer.Option(help="Model directory, for predictors that load a fitted model.")
+        str | None,
+        typer.Option(
+            help="Fitted model for predictors that load one: a folder (`ocais learn fit`) or "
+            "NAME[@VERSION] of a model package in this site's registry (`ocais package pull`)."
+        ),
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -140,11 +145,16 @@ def benchmark(
                 f"--model is given but none of {', '.join(names)} loads a fitted model",
                 hint="add --predictor learned, or drop --model",
             )
+        model_dir, package = (
+            resolve_artifact(cli.services, model, "model") if model is not None else (None, None)
+        )
         for name in names:
             options[name] = {"namespaces": list(chosen)}
             if name in loaders:
-                options[name]["model_dir"] = str(model)
-                built[name] = cli.services.predictor(name, namespaces=chosen, model_dir=model)
+                options[name]["model_dir"] = str(model_dir)
+                if package is not None:
+                    options[name]["package"] = package_reference(package)
+                built[name] = cli.services.predictor(name, namespaces=chosen, model_dir=model_dir)
             else:
                 built[name] = cli.services.predictor(name, namespaces=chosen)
         with progress_bar(wants_json(cli, json_output), _label) as update:

@@ -13,10 +13,12 @@ from ocais import __version__
 from ocais.cli import (
     cases,
     finetune,
+    keys,
     knowledge,
     learn,
     llm,
     notes,
+    package,
     phenotypes,
     serve,
     synth,
@@ -50,6 +52,9 @@ app.add_typer(loop_app, name="loop")
 app.add_typer(llm.app, name="llm")
 app.add_typer(finetune.app, name="finetune")
 app.add_typer(notes.app, name="notes")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(keys.trust_app, name="trust")
+app.add_typer(package.app, name="package")
 app.command("ingest")(ingest)
 app.command("predict")(predict)
 app.command("benchmark")(benchmark)

@@ -105,8 +105,11 @@ def serve(
         typer.Option(help="Predictor to serve (default: OCAIS_SERVE_PREDICTOR or phenotype)."),
     ] = None,
     model: Annotated[
-        Path | None,
-        typer.Option(help="Fitted model directory (with --predictor learned; `ocais learn fit`)."),
+        str | None,
+        typer.Option(
+            help="Fitted model (with --predictor learned): a folder (`ocais learn fit`) or "
+            "NAME[@VERSION] of a model package in this site's registry."
+        ),
     ] = None,
 ) -> None:
     """Run the web service: REST API v1 (docs at /docs) and the page, on the embedded store."""
@@ -120,7 +123,7 @@ def serve(
         if predictor is not None:
             overrides["predictor"] = predictor
         if model is not None:
-            overrides["model_dir"] = model.resolve()
+            overrides["model_dir"] = cli.services.model_path(model).resolve()
             overrides.setdefault("predictor", "learned")
         if host is not None:
             overrides["host"] = host
@@ -135,6 +138,10 @@ def serve(
         choose("predictor", serve_settings.predictor, available_predictors())
         loaded = None
         if serve_settings.model_dir is not None:
+            # OCAIS_SERVE_MODEL_DIR may name a package too: resolved once, here, for every worker
+            serve_settings = serve_settings.model_copy(
+                update={"model_dir": cli.services.model_path(serve_settings.model_dir).resolve()}
+            )
             loaded = cli.services.predictor(
                 serve_settings.predictor, model_dir=serve_settings.model_dir
             )

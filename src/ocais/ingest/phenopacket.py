@@ -46,6 +46,8 @@ from ocais.schemas import (
 JSON_SUFFIXES = (".json",)
 LINES_SUFFIXES = (".jsonl", ".ndjson")
 SKIPPED_FILES = frozenset({"ocais-manifest.json"})
+#: the external reference id prefix that marks a packet written by `ocais synth`
+SYNTHETIC_REFERENCE = "ocais:synthetic/"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 _V1_ONLY_FIELDS = {"genes", "variants", "hgvsAlleles"}
 _SEX = {"FEMALE": Sex.FEMALE, "MALE": Sex.MALE, "OTHER_SEX": Sex.OTHER}
@@ -271,6 +273,7 @@ class PhenopacketReader:
             diagnoses=_diagnoses(packet),
             site=self.context.site,
             cohort=_cohort(member),
+            synthetic=_marked_synthetic(packet),
             provenance=Provenance(
                 source=source,
                 source_format=self.name,
@@ -285,6 +288,13 @@ class PhenopacketReader:
             ),
         )
         return top_code_ages(case)
+
+
+def _marked_synthetic(packet: Any) -> bool:
+    """A packet written by ``ocais synth`` says so in ``metaData.externalReferences``."""
+    return any(
+        ref.id.startswith(SYNTHETIC_REFERENCE) for ref in packet.meta_data.external_references
+    )
 
 
 def _sex_name(value: int) -> str:

@@ -24,7 +24,7 @@ from ocais.serve import page
 from ocais.serve.errors import install_error_handlers
 from ocais.serve.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ocais.serve.predicting import TextExtractor, default_text_extractor
-from ocais.serve.routes import api_router
+from ocais.serve.routes import api_router, packages
 from ocais.serve.services import Services, build_app_services
 from ocais.serve.settings import ServeSettings
 from ocais.workflows import build_services
@@ -110,6 +110,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api_router())
     app.include_router(page.router)
+    app.include_router(packages.page_router)
     if page.STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     if serve_settings.cors_origins:
@@ -120,7 +121,12 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Request-ID"],
         )
-    app.add_middleware(BodyLimitMiddleware, limit=serve_settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=serve_settings.max_body_bytes,
+        # package uploads are files, not JSON: their own limit
+        overrides={("POST", packages.UPLOAD_PATH): serve_settings.max_package_bytes},
+    )
     app.add_middleware(
         RequestContextMiddleware, audit=_audit_sink(app) if serve_settings.audit else None
     )

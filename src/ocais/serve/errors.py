@@ -39,6 +39,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "config_error": 500,
     "knowledge_error": 500,
     "store_error": 503,
+    "package_invalid": 422,
+    "package_untrusted": 403,
+    "package_conflict": 409,
 }
 
 #: Codes of plain HTTP errors (unknown routes, wrong methods, ...).

@@ -206,17 +206,21 @@ class RequestContextMiddleware:
 class BodyLimitMiddleware:
     """413 for bodies over ``limit`` bytes: by Content-Length, or while streaming."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, overrides: dict[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = overrides or {}  # (method, path) -> limit: package uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.overrides.get((scope.get("method", ""), scope.get("path", "")), self.limit)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit)
             return
         received = 0
 
@@ -225,20 +229,22 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counting_receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         state = scope.get("state", {})
+        setting = (
+            "OCAIS_SERVE_MAX_PACKAGE_BYTES" if limit != self.limit else "OCAIS_SERVE_MAX_BODY_BYTES"
+        )
         response = envelope(
             413,
             "payload_too_large",
-            f"the request body is larger than {self.limit:,} bytes",
+            f"the request body is larger than {limit:,} bytes",
             request_id=str(state.get("request_id", "")),
-            hint="send less (free text: the relevant part of the note); the limit is "
-            "OCAIS_SERVE_MAX_BODY_BYTES",
+            hint=f"send less (free text: the relevant part of the note); the limit is {setting}",
         )
         await response(scope, receive, send)

@@ -143,13 +143,13 @@ class Services:
             return None
 
     def predictor(
-        self, name: str | None = None, *, model_dir: Path | None = None, **options: Any
+        self, name: str | None = None, *, model_dir: str | Path | None = None, **options: Any
     ) -> Predictor:
         """A registered predictor (default: settings' ``predictor``), handed the dependencies
         it asks for (the store, the search service)."""
         chosen = name or self.settings.predictor
         if model_dir is not None:
-            options["model_dir"] = model_dir
+            options["model_dir"] = self.model_path(model_dir)
         from ocais.workflows.genai import llm_weights
 
         return create_predictor(
@@ -163,6 +163,13 @@ class Services:
             ),
             **options,
         )
+
+    def model_path(self, ref: str | Path) -> Path:
+        """A fitted model's folder: ``ref`` itself, or the payload of an installed model
+        package named ``NAME[@VERSION]`` (``ocais package pull``)."""
+        from ocais.workflows.sharing import resolve_artifact
+
+        return resolve_artifact(self, ref, "model")[0]
 
     def llm(self) -> LLMBackend:
         """The configured LLM backend (built once, metered); the ``none`` backend when LLM

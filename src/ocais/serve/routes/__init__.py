@@ -17,6 +17,7 @@ def api_router() -> APIRouter:
         health,
         knowledge,
         letters,
+        packages,
         predict,
         reports,
         search,
@@ -39,6 +40,7 @@ def api_router() -> APIRouter:
         reports,
         users,
         audit,
+        packages,
     ):
         api.include_router(module.router)
     return api
