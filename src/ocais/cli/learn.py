@@ -20,8 +20,13 @@ app = typer.Typer(help="Learn disease profiles and a re-ranker from cases.", no_
 @app.command("fit")
 def fit_command(
     ctx: typer.Context,
-    cases_dir: Annotated[
-        Path, typer.Argument(help="Phenopackets with confirmed diagnoses (folder, JSONL, archive).")
+    cases_dirs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Phenopackets with confirmed diagnoses (folder, JSONL, archive), or "
+            "NAME[@VERSION] of a dataset package in this site's registry; several are combined.",
+            metavar="CASES...",
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the model to.")],
     prior_strength: Annotated[
@@ -47,7 +52,7 @@ def fit_command(
         kb = cli.knowledge
         with progress_bar(as_json, task_label) as update:
             fitted = fit_model(
-                cli.services, cases_dir, out, options, overwrite=overwrite, progress=update
+                cli.services, cases_dirs, out, options, overwrite=overwrite, progress=update
             )
     except OcaisError as exc:
         raise fail(exc) from exc
@@ -61,6 +66,7 @@ def fit_command(
         "n_diseases": training["n_diseases"],
         "n_new_diseases": training["n_new_diseases"],
         "n_synthetic": training["n_synthetic"],
+        "sources": training.get("sources", []),
         "cross_fitted_top1": training["cross_fitted_top1"],
         "temperature": model.temperature,
         "knowledge_version": kb.version,

@@ -12,12 +12,14 @@ from rich.table import Table
 
 from ocais.cli.context import JsonFlag, console, emit_json, err_console, fail, progress_bar, state
 from ocais.errors import OcaisError
+from ocais.workflows.sharing import resolve_artifact
 
 app = typer.Typer(help="Open LLMs: serve one locally, check the configured one, calibrate rag.")
 
 
 @app.command("serve")
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
         "127.0.0.1"
     ),
@@ -30,10 +32,11 @@ def serve(
         ),
     ] = None,
     adapter: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="A LoRA adapter directory (`ocais finetune run`) on top of --model (served "
-            "with transformers; a GGUF base is dequantized).",
+            help="A LoRA adapter directory (`ocais finetune run`), or NAME[@VERSION] of an "
+            "adapter package in this site's registry, on top of --model (served with "
+            "transformers; a GGUF base is dequantized).",
         ),
     ] = None,
     context: Annotated[int, typer.Option(min=512, help="Context window (tokens).")] = 4096,
@@ -48,13 +51,10 @@ def serve(
     from ocais.workflows.genai import local_llm_app
 
     try:
+        if adapter is not None:
+            adapter = str(resolve_artifact(state(ctx).services, adapter, "adapter")[0])
         with err_console.status("Loading the model…"):
-            app_, backend = local_llm_app(
-                model,
-                context=context,
-                threads=threads,
-                adapter=None if adapter is None else str(adapter),
-            )
+            app_, backend = local_llm_app(model, context=context, threads=threads, adapter=adapter)
     except OcaisError as exc:
         raise fail(exc) from exc
     err_console.print(

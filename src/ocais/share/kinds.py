@@ -77,8 +77,8 @@ def dataset_payload(folder: Path) -> Payload:
     if not report_path.is_file():
         raise PackageError(
             f"{folder} was not released through the privacy gate (no {DATASET_REPORT})",
-            hint="measure and release it first: `ocais synth report SYNTH --source SRC --holdout "
-            "HOLD --out R.json`, then `ocais synth release SYNTH --report R.json --out RELEASED`",
+            hint="release it through the gate first: `ocais synth release SYNTH --source SRC "
+            "--holdout HOLDOUT --out RELEASED`, then package RELEASED",
         )
     try:
         report = SynthReport.model_validate(_json(report_path))

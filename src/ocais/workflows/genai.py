@@ -68,7 +68,12 @@ def open_llm(settings: Settings) -> LLMBackend:
                 f"OCAIS_LLM_ADAPTER needs the transformers backend, not {name}",
                 hint="set OCAIS_LLM_BACKEND=transformers and OCAIS_LLM_MODEL to the base model",
             )
-        options.setdefault("adapter", settings.llm_adapter)
+        from ocais.workflows.sharing import resolve_artifact
+
+        # a folder, or NAME[@VERSION] of an adapter package pulled into this site's registry
+        options.setdefault(
+            "adapter", str(resolve_artifact(settings, settings.llm_adapter, "adapter")[0])
+        )
     return metered(create_backend(name, **options))
 
 

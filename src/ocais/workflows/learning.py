@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,21 +20,55 @@ class Fitted:
     n_skipped: int
 
 
+def training_source(services: Services, ref: str | Path) -> tuple[Path, dict[str, Any]]:
+    """A folder or file of cases, or an installed dataset package by ``NAME[@VERSION]``; with
+    what a model records about it (path, phenopackets digest, package)."""
+    from ocais.share.kinds import phenopackets_digest
+    from ocais.workflows.sharing import package_reference, resolve_artifact
+
+    path = Path(ref)
+    package = None
+    if not path.exists():
+        path, package = resolve_artifact(services, ref, "dataset")
+    record: dict[str, Any] = {"path": str(path)}
+    if path.is_dir():
+        record["phenopackets_sha256"] = phenopackets_digest(path)
+    if package is not None:
+        record["package"] = package_reference(package)
+    return path, record
+
+
 def fit_model(
     services: Services,
-    cases_dir: Path,
+    cases_dirs: Path | str | Sequence[Path | str],
     out: Path,
     options: Any,
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> Fitted:
-    """Fit ``ocais.learn`` on the labelled cases under ``cases_dir``; write it to ``out``."""
+    """Fit ``ocais.learn`` on the labelled cases of one or more sources (folders, files, or
+    installed dataset packages: a pulled synthetic set combined with local ones); write it to
+    ``out``."""
     from ocais.learn.model import fit
 
     check_out_dir(out, overwrite=overwrite)
-    cases, n_skipped = read_labelled(services, cases_dir, "cases", progress)
-    model = fit(cases, services.knowledge, options, source=str(cases_dir), progress=progress)
+    refs = [cases_dirs] if isinstance(cases_dirs, str | Path) else list(cases_dirs)
+    if not refs:
+        raise ConfigError("no cases to fit on", hint="name at least one folder or package")
+    cases: list[Any] = []
+    n_skipped = 0
+    sources = []
+    for ref in refs:
+        path, record = training_source(services, ref)
+        read, skipped = read_labelled(services, path, "cases", progress)
+        record["n_cases"] = len(read)
+        cases += read
+        n_skipped += skipped
+        sources.append(record)
+    source = ", ".join(str(r["path"]) for r in sources)
+    model = fit(cases, services.knowledge, options, source=source, progress=progress)
+    model.training["sources"] = sources
     try:
         path = model.save(out)
     except OSError as exc:

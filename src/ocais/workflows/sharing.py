@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ocais import __version__
-from ocais.errors import ConfigError, NotFoundError, OcaisError, PackageError
+from ocais.config import Settings
+from ocais.errors import ConfigError, NotFoundError, PackageError
 from ocais.share import kinds as package_kinds
 from ocais.share.client import Progress, download, upload
 from ocais.share.package import Built, Verified, build, open_package, parse_ref
@@ -35,13 +36,14 @@ def site_key_info(services: Services) -> PublicKeyInfo:
     return SiteKey.public_info(services.settings.resolved_keys_dir)
 
 
-def _own(services: Services) -> PublicKeyInfo | None:
-    keys = services.settings.resolved_keys_dir
-    return SiteKey.public_info(keys) if SiteKey.exists(keys) else None
-
-
 def trust_store(services: Services) -> TrustStore:
-    return TrustStore(services.settings.resolved_trust_file, own=_own(services))
+    return _trust(services.settings)
+
+
+def _trust(settings: Settings) -> TrustStore:
+    keys = settings.resolved_keys_dir
+    own = SiteKey.public_info(keys) if SiteKey.exists(keys) else None
+    return TrustStore(settings.resolved_trust_file, own=own)
 
 
 def add_trust(services: Services, source: str, kinds: tuple[str, ...] | None) -> TrustedKey:
@@ -57,7 +59,11 @@ def remove_trust(services: Services, key: str) -> list[TrustedKey]:
 
 
 def registry(services: Services) -> Registry:
-    return Registry(services.settings.resolved_packages_dir, trust_store(services))
+    return registry_of(services.settings)
+
+
+def registry_of(settings: Settings) -> Registry:
+    return Registry(settings.resolved_packages_dir, _trust(settings))
 
 
 # --- build, verify, inspect -----------------------------------------------------------------
@@ -233,10 +239,11 @@ def remove_package(services: Services, ref: str) -> Installed:
 
 # --- using installed packages ---------------------------------------------------------------
 def resolve_artifact(
-    services: Services, ref: str | Path, kind: str
+    services: Services | Settings, ref: str | Path, kind: str
 ) -> tuple[Path, Installed | None]:
     """A folder given directly, or an installed package's payload by ``NAME[@VERSION]``."""
-    path = Path(ref)
+    settings = services if isinstance(services, Settings) else services.settings
+    path = Path(ref).expanduser()
     if path.is_dir():
         return path, None
     text = str(ref)
@@ -248,7 +255,7 @@ def resolve_artifact(
             hint=f"pass a {kind} folder, or NAME[@VERSION] of a package in this site's registry",
         ) from None
     try:
-        package = registry(services).get(text, kind=kind)
+        package = registry_of(settings).get(text, kind=kind)
     except NotFoundError as exc:
         raise NotFoundError(
             f"{text} is neither a folder nor an installed {kind} package ({exc.message})",
@@ -273,7 +280,6 @@ def package_reference(package: Installed | None) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "OcaisError",
     "add_trust",
     "build_package",
     "create_site_key",
