@@ -63,12 +63,27 @@ def test_model_dir_is_passed_only_to_predictors_that_load_one(
 ) -> None:
     monkeypatch.setattr(cli_benchmark, "takes_model", lambda name: name == "fake-ranker")
     packets = write_packets(tmp_path / "packets")
+    (tmp_path / "m").mkdir()
     args = [str(packets), "-p", "fake-ranker", "-p", "fake-scorer", "--model", str(tmp_path / "m")]
     assert cli("benchmark", *args, json_output=True).exit_code == 0
     assert built == [
         ("fake-ranker", {"namespaces": ("OMIM", "ORPHA"), "model_dir": tmp_path / "m"}),
         ("fake-scorer", {"namespaces": ("OMIM", "ORPHA")}),
     ]
+
+
+def test_a_model_that_is_neither_a_folder_nor_an_installed_package_is_refused(
+    tmp_path: Path, cli: Cli, built: Any
+) -> None:
+    packets = write_packets(tmp_path / "packets")
+    for model, reason in (
+        (str(tmp_path / "missing"), "does not exist"),
+        ("shared-dev@1.0.0", "neither a folder nor an installed model package"),
+    ):
+        result = cli("benchmark", str(packets), "-p", "learned", "--model", model)
+        assert result.exit_code == 2
+        assert reason in " ".join(result.stderr.split())
+    assert built == []
 
 
 def test_model_without_a_predictor_that_loads_it_is_refused(

@@ -37,8 +37,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from ocais.share.package import Payload, build
+from ocais.share.signing import SiteKey
 from ocais.workflows import OPERATOR
 from ocais.workflows.cases import share_cases
+from ocais.workflows.sharing import publish_package
 from tests.serve.conftest import Api, AppFactory, assert_envelope, open_api
 
 API_PREFIX = "/api/v1"
@@ -62,6 +65,7 @@ MISSING_IDS = {
     "user": "no-such-user",
     "term": "HP:9999999",
     "disease": "OMIM:999999",
+    "package": "9.9.9",  # a valid package name and version (both path parameters), not installed
 }
 
 # "METHOD PATH" (as in the route table), optionally " | variant" for a second request shape.
@@ -296,6 +300,34 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "researcher": 200,
         "admin": 200,
     },
+    # the registry: public reads (signed, privacy-gated evidence meant for other sites; see
+    # OCAIS_SERVE_REGISTRY_PUBLIC), uploads by researchers and admins (an empty body: 400)
+    "GET /api/v1/packages": {
+        "anonymous": 200,
+        "clinician/own": 200,
+        "clinician/other": 200,
+        "researcher": 200,
+        "admin": 200,
+    },
+    **{
+        f"GET /api/v1/packages/{path}": {
+            "resource": "package",
+            "anonymous": 200,
+            "clinician/own": 200,
+            "clinician/other": 200,
+            "researcher": 200,
+            "admin": 200,
+            "clinician/missing": 404,
+        }
+        for path in ("{name}", "{name}/lineage", "{name}/{version}", "{name}/{version}/download")
+    },
+    "POST /api/v1/packages": {
+        "anonymous": 401,
+        "clinician/own": 403,
+        "clinician/other": 403,
+        "researcher": 400,
+        "admin": 400,
+    },
     "GET /api/v1/users": {
         "anonymous": 401,
         "clinician/own": 403,
@@ -404,7 +436,30 @@ class Resources:
             return "HP:0001250"
         if kind == "disease":
             return "OMIM:100001"
+        if kind == "package":  # named "1.0.0" at version 1.0.0: one id fills both parameters
+            return self.package()
         raise AssertionError(f"unknown resource kind {kind!r}")
+
+    def package(self) -> str:
+        settings = self.api.services.settings
+        keys = settings.resolved_keys_dir
+        key = SiteKey.load(keys) if SiteKey.exists(keys) else SiteKey.create(keys, "matrix")
+        payload = Payload(files={"a.json": b"{}"}, synthetic=True, intended_use="test")
+        out = settings.data_dir / "matrix-package.tar.gz"
+        build(
+            "dataset",
+            payload,
+            name="1.0.0",
+            version="1.0.0",
+            license="CC0-1.0",
+            description="",
+            key=key,
+            software="test",
+            card="# test",
+            out=out,
+        )
+        publish_package(self.api.services.core, out)
+        return "1.0.0"
 
     def case_exists(self, case_id: str) -> bool:
         api = self.api

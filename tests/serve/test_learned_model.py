@@ -61,6 +61,12 @@ def test_the_api_serves_a_learned_model(make_app: AppFactory, model_dir: Path) -
 
 def test_a_missing_model_is_a_clear_error(make_app: AppFactory, tmp_path: Path) -> None:
     app = make_app(serve=serve_settings(predictor="learned", model_dir=tmp_path / "none"))
+    with pytest.raises(ConfigError, match="does not exist") as raised:
+        for _ in open_api(app):
+            pass
+    assert "ocais learn fit" in str(raised.value)
+    (tmp_path / "empty").mkdir()
+    app = make_app(serve=serve_settings(predictor="learned", model_dir=tmp_path / "empty"))
     with pytest.raises(ConfigError, match="no learned model"):
         for _ in open_api(app):
             pass
@@ -75,7 +81,7 @@ def test_serve_model_option(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
     cli = Cli(tmp_path / "data", tiny_release)
     missing = cli("serve", "--model", str(tmp_path / "nowhere"))
-    assert missing.exit_code == 2 and "no learned model" in missing.stderr
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
     assert calls == []
     started = cli("serve", "--model", str(model_dir))
     assert started.exit_code == 0, started.output

@@ -354,6 +354,11 @@ def read_manifest(envelope: Any) -> tuple[PackageManifest, PublicKeyInfo, bytes,
             + ".".join(str(p) for p in exc.errors()[0]["loc"]),
             hint="a newer OCAIS may have written it: upgrade, or ask for an older format",
         ) from exc
+    try:  # the name and version become folder names where it is installed
+        check_name(manifest.name)
+        check_version(manifest.version)
+    except ConfigError as exc:
+        raise PackageError(f"the manifest's {exc.message}") from exc
     subjects = {
         s.get("name"): (s.get("digest") or {}).get("sha256")
         for s in body.get("subject", [])

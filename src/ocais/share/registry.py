@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocais.errors import NotFoundError, PackageConflictError
+from ocais.errors import NotFoundError, PackageConflictError, PackageError
 from ocais.share.package import (
     CARD_FILE,
     PAYLOAD_DIR,
@@ -175,6 +175,8 @@ class Registry:
             verified = open_package(file, trust=self.trust, extract_to=staging)
             manifest = verified.manifest
             target = self.root / manifest.name / manifest.version
+            if not target.resolve().is_relative_to(self.root.resolve()):  # checked names: never
+                raise PackageError(f"{manifest.ref} would install outside the registry")
             existing = self._load(target)
             if existing is not None:
                 same = existing.sha256 == verified.sha256

@@ -20,6 +20,13 @@ from ocais.share.trust import TrustedKey, TrustStore
 from ocais.workflows.services import Services
 
 DEFAULT_LICENSE = "CC-BY-4.0"
+#: what makes each kind's folder, for messages
+MAKES = {
+    "model": "the folder of `ocais learn fit`",
+    "dataset": "a folder of phenopackets (e.g. `ocais synth release`)",
+    "adapter": "the adapter folder of `ocais finetune run`",
+    "evaluation": "the --out folder of `ocais benchmark`",
+}
 
 
 # --- key and trust --------------------------------------------------------------------------
@@ -251,8 +258,9 @@ def resolve_artifact(
         parse_ref(text)
     except ConfigError:
         raise ConfigError(
-            f"{text} is neither a folder nor a package name",
-            hint=f"pass a {kind} folder, or NAME[@VERSION] of a package in this site's registry",
+            f"{text} does not exist (and is not a package name either)",
+            hint=f"pass {MAKES[kind]}, or NAME[@VERSION] of a {kind} package in this site's "
+            "registry (`ocais package pull`)",
         ) from None
     try:
         package = registry_of(settings).get(text, kind=kind)

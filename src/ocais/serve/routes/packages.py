@@ -19,10 +19,12 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
+from ocais.errors import ConfigError
 from ocais.serve.accounts import Principal
 from ocais.serve.deps import Researcher, ServicesDep, audit, require
 from ocais.serve.errors import ApiError
 from ocais.serve.schemas.common import ERROR_RESPONSES
+from ocais.share.package import parse_ref
 from ocais.workflows.sharing import (
     get_package,
     list_packages,
@@ -32,6 +34,18 @@ from ocais.workflows.sharing import (
 )
 
 router = APIRouter(prefix="/packages", tags=["packages"], responses=ERROR_RESPONSES)
+
+
+def _ref(name: str, version: str | None = None) -> str:
+    """``NAME[@VERSION]`` of a URL, 404 when it cannot name a package (not a server error)."""
+    ref = name if version is None else f"{name}@{version}"
+    try:
+        parse_ref(ref)
+    except ConfigError as exc:
+        raise ApiError(404, "not_found", exc.message, hint=exc.hint) from exc
+    return ref
+
+
 page_router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/api/v1/packages"
 
@@ -60,7 +74,7 @@ def list_all(
 @router.get("/{name}", name="packages.versions")
 def versions(name: str, services: ServicesDep, reader: RegistryReader) -> dict[str, Any]:
     """The versions of one package (404 when none is installed)."""
-    found = package_versions(services.core, name)
+    found = package_versions(services.core, _ref(name))
     if not found:
         raise ApiError(404, "not_found", f"no package named {name}", hint="GET /api/v1/packages")
     return {"name": name, "versions": [p.as_dict() for p in found]}
@@ -69,13 +83,13 @@ def versions(name: str, services: ServicesDep, reader: RegistryReader) -> dict[s
 @router.get("/{name}/lineage", name="packages.lineage")
 def lineage(name: str, services: ServicesDep, reader: RegistryReader) -> dict[str, Any]:
     """Sources (hashes) → synthetic set (privacy) → model → evaluations, as far as installed."""
-    return package_lineage(services.core, name)
+    return package_lineage(services.core, _ref(name))
 
 
 @router.get("/{name}/{version}", name="packages.show")
 def show(name: str, version: str, services: ServicesDep, reader: RegistryReader) -> dict[str, Any]:
     """A version's full manifest (files, lineage, privacy, evaluation) and card."""
-    package = get_package(services.core, f"{name}@{version}")
+    package = get_package(services.core, _ref(name, version))
     card = package.root / "README.md"
     return {
         **package.as_dict(),
@@ -89,7 +103,7 @@ def download(
     name: str, version: str, request: Request, services: ServicesDep, reader: RegistryReader
 ) -> FileResponse:
     """The signed package file, exactly as installed here (verify it where it lands)."""
-    package = get_package(services.core, f"{name}@{version}")
+    package = get_package(services.core, _ref(name, version))
     audit(request, package=package.manifest.ref)
     return FileResponse(
         package.file,
