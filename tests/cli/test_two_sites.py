@@ -299,14 +299,37 @@ def test_two_sites_share_a_signed_model_that_raises_accuracy(
         "--model",
         "shared-dev",
     )
-    # diseases A's model never learned: no loss beyond one case in fifty
+    # diseases A's model never learned: at most one point lost (decision 0011's bound)
     loss = top1(other, "phenotype") - top1(other, "learned")
-    assert loss <= 0.02, f"B's own diseases: {other['predictors']}"
+    assert loss <= 0.01, f"B's own diseases: {other['predictors']}"
     print(
         f"\nB, A's diseases ({same['n_cases']} cases): phenotype {top1(same, 'phenotype'):.3f} "
         f"-> learned {top1(same, 'learned'):.3f}; B's own diseases ({other['n_cases']}): "
         f"phenotype {top1(other, 'phenotype'):.3f} -> learned {top1(other, 'learned'):.3f}"
     )
+
+    # --- a pulled synthetic set, combined with B's own cases, by name ---------------------
+    b.run("package", "pull", "site-a-synth@1.0.0", "--from", url_a)
+    combined = b.json("learn", "fit", "site-a-synth", str(cases["b_other"]), "--out", "MB")
+    first, second = combined["sources"]
+    assert first["package"]["name"] == "site-a-synth" and first["package"]["site"] == "site-a"
+    assert first["n_cases"] + second["n_cases"] == combined["n_cases"]
+    assert combined["n_synthetic"] == first["n_cases"] < combined["n_cases"]
+    # fitted partly on B's real cases: B may use it, not share it
+    kept = b.run(
+        "package",
+        "build",
+        "model",
+        "MB",
+        "--name",
+        "b-model",
+        "--version",
+        "1.0.0",
+        "--out",
+        "MB.tar.gz",
+        ok=False,
+    )
+    assert kept.returncode == 1 and "synthetic" in kept.stderr
 
     # --- refusals: altered, unknown signer, missing file; nothing installed -------------------
     installed = b.packages()
@@ -341,7 +364,10 @@ def test_two_sites_share_a_signed_model_that_raises_accuracy(
     assert verdict.returncode == 1 and "does not trust" in verdict.stderr
     assert b.run("package", "publish", str(c.root / "C.tar.gz"), ok=False).returncode == 1
     assert b.packages() == installed
-    assert [p["version"] for p in b.json("package", "list")] == ["1.0.0"]
+    assert [p["ref"] for p in b.json("package", "list")] == [
+        "shared-dev@1.0.0",
+        "site-a-synth@1.0.0",
+    ]
     assert not list((b.root / "data" / "packages").glob(".*"))
 
     # --- push to B (a researcher's key there) and B serving the pulled model by name -------
@@ -364,7 +390,10 @@ def test_two_sites_share_a_signed_model_that_raises_accuracy(
     assert unauthorised.returncode != 0
     pushed = a.json("package", "push", "F2.tar.gz", "--to", url_b, "--api-key", key)
     assert pushed["version"] == "1.0.1" and pushed["installed"] is True
-    assert [p["version"] for p in b.json("package", "list")] == ["1.0.0", "1.0.1"]
+    assert [p["version"] for p in b.json("package", "list", "--kind", "model")] == [
+        "1.0.0",
+        "1.0.1",
+    ]
     request = urllib.request.Request(
         f"{url_b}/api/v1/version", headers={"Authorization": f"Bearer {key}"}
     )

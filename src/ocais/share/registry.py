@@ -65,6 +65,7 @@ class Installed:
     def as_dict(self) -> dict[str, Any]:
         m = self.manifest
         return {
+            "ref": m.ref,
             "name": m.name,
             "version": m.version,
             "kind": m.kind,
