@@ -70,7 +70,8 @@ def main() -> None:
     add_trust(b, str(root / "KEY.json"), None)
     figures: dict[str, Any] = {
         "date": datetime.now(UTC).date().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
     }
     for kind, source, name in (("dataset", args.released, "synth"), ("model", args.model, "dev")):
         out = root / f"{name}.tar.gz"
@@ -95,8 +96,10 @@ def main() -> None:
     port = free_port()
     env = dict(os.environ, OCAIS_DATA_DIR=str(a_data), OCAIS_SITE="site-a")
     server = subprocess.Popen(
-        [OCAIS, "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [OCAIS, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -111,7 +114,9 @@ def main() -> None:
             start = time.perf_counter()
             subprocess.run(
                 [OCAIS, "--json", "package", "pull", name, "--from", url],
-                env=env_b, check=True, capture_output=True,
+                env=env_b,
+                check=True,
+                capture_output=True,
             )
             figures[kind]["pull_cli_s"] = round(time.perf_counter() - start, 3)
     finally:

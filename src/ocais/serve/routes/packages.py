@@ -161,6 +161,7 @@ def _node_html(node: dict[str, Any]) -> str:
         f"<div class='node {html.escape(node['kind'])}'>",
         f"<h3>{html.escape(node['ref'])} <small>{html.escape(node['kind'])} · site "
         f"{html.escape(node['site'])} · signer {html.escape(node['signer'][:16])}…</small></h3>",
+        f"<p class='headline'>{html.escape(headline(node))}</p>",
         item("summary", node.get("summary")),
         item("privacy", node.get("privacy")),
         item("evaluation", node.get("evaluation")),
@@ -174,12 +175,46 @@ def _node_html(node: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _pct(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, int | float) else "—"
+
+
+def headline(node: dict[str, Any]) -> str:
+    """The figures a researcher looks for first, in one line."""
+    summary, privacy = node.get("summary") or {}, node.get("privacy") or {}
+    if node["kind"] == "dataset":
+        gate = "passed" if (privacy.get("gate") or {}).get("passed") else "not passed"
+        auc = privacy.get("mia_auc")
+        shown = f"{auc:.3f}" if isinstance(auc, float) else "—"
+        return (
+            f"{summary.get('n_cases', '?')} synthetic patients, {summary.get('n_diseases', '?')} "
+            f"diseases; privacy gate {gate} (membership-inference AUC {shown}, exact copies "
+            f"{privacy.get('exact_copies', '—')})"
+        )
+    if node["kind"] == "model":
+        return (
+            f"fitted on {summary.get('n_cases', '?')} synthetic patients, "
+            f"{summary.get('n_diseases', '?')} diseases; cross-fitted top-1 "
+            f"{_pct(summary.get('cross_fitted_top1'))}"
+        )
+    if node["kind"] == "evaluation":
+        predictors = ((node.get("evaluation") or {}).get("predictors")) or {}
+        tops = ", ".join(
+            f"{name} {_pct((result.get('metrics') or {}).get('top1'))}"
+            for name, result in predictors.items()
+        )
+        return f"{summary.get('n_cases', '?')} held-out real cases; top-1 {tops}"
+    base = (summary.get("base_model") or {}).get("name")
+    return f"LoRA adapter of {base}, {len(summary.get('diseases') or [])} diseases"
+
+
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>OCAIS registry</title><style>
 body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 .node{{border:1px solid #bbb;border-radius:6px;padding:.5rem 1rem;margin:.5rem 0}}
 .node.dataset{{border-color:#2a7}}.node.model{{border-color:#27a}}
 .node.evaluation{{border-color:#a72}}.arrow{{color:#666;margin:.3rem 0}}
+.headline{{margin:.2rem 0 .4rem}}
 pre{{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:20rem}}small{{color:#555}}
 </style></head><body><h1>Evidence packages of this site</h1>
 <p>Each package is signed; its chain runs from de-identified sources (hashes only) through
