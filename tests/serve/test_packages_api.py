@@ -253,3 +253,25 @@ def test_a_streamed_upload_over_the_limit_is_413(
     assert response.status_code == 413, response.text
     names = installed_names(settings)
     assert "demo" not in names and [n for n in names if n.startswith(".")] == []
+
+
+def test_the_registry_page_headlines() -> None:
+    from ocais.serve.routes.packages import headline
+
+    dataset = {
+        "kind": "dataset",
+        "summary": {"n_cases": 5, "n_diseases": 2},
+        "privacy": {"gate": {"passed": True}, "mia_auc": 0.5234, "exact_copies": 0},
+    }
+    assert headline(dataset) == (
+        "5 synthetic patients, 2 diseases; privacy gate passed (membership-inference AUC 0.523, "
+        "exact copies 0)"
+    )
+    model = {"kind": "model", "summary": {"n_cases": 9, "n_diseases": 3, "cross_fitted_top1": 0.5}}
+    assert headline(model) == "fitted on 9 synthetic patients, 3 diseases; cross-fitted top-1 50.0%"
+    evaluation = {
+        "kind": "evaluation",
+        "summary": {"n_cases": 4},
+        "evaluation": {"predictors": {"learned": {"metrics": {"top1": 0.25}}}},
+    }
+    assert headline(evaluation) == "4 held-out real cases; top-1 learned 25.0%"
