@@ -95,6 +95,17 @@ class ServeSettings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS; empty = CORS off."
     )
     audit: bool = Field(default=True, description="Write the audit log.")
+    cds_issuers: dict[str, str] = Field(
+        default_factory=dict,
+        description="EHRs allowed to call the CDS Hooks service: their JWT issuer (`iss`) → "
+        "the JWKS URL (or a JWKS file) their signing keys are read from, as JSON. Empty: only a "
+        "service listening on loopback answers, without authentication.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's URL as users and EHRs reach it (behind a proxy), for links "
+        "in CDS cards and the JWT audience; default: the URL of the request.",
+    )
     registry_public: bool = Field(
         default=True,
         description="Let anyone who reaches the service list and download its packages "

@@ -349,11 +349,13 @@ def test_bundle_hpo_mapping(tmp_path: Path) -> None:
     assert by_code["C0020538"].hpo_ids == ["HP:0000822"]
     assert by_code["44054006"].hpo_ids == ["HP:0005978"]  # the finding keeps its mapping ...
     assert by_code["8302-2"].hpo_ids == []
-    # ... but refuted and entered-in-error conditions give no phenotype; duplicates are merged.
+    # ... a refuted condition was ruled out (an excluded phenotype), an entered-in-error one
+    # gives none; duplicates are merged.
     assert [(p.id, p.label, p.excluded) for p in case.phenotypes] == [
         ("HP:0001250", None, False),
         ("HP:0001903", None, False),
         ("HP:0000822", None, False),
+        ("HP:0005978", None, True),
     ]
     # each distinct code is looked up once
     assert len(terms.calls) == len(set(terms.calls))
@@ -682,3 +684,72 @@ def test_synthea_population(synthea_population: Path) -> None:
         # carries the name: everything else must not.
         dumped = case.model_dump_json(exclude={"provenance": {"source"}})
         assert not any(name in dumped for name in names)
+
+
+def test_hpo_coded_findings_and_absent_ones(tmp_path: Path) -> None:
+    """Phenotypes coded in HPO (any of its URIs) on Conditions and Observations; an Observation
+    saying a finding is absent (valueBoolean false, a negative value or interpretation) and a
+    refuted Condition are excluded phenotypes; a measurement stays a finding only."""
+    hpo = "http://human-phenotype-ontology.org"
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+
+    def observation(rid: str, code: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "code": code,
+            "subject": {"reference": "Patient/p1"},
+            **extra,
+        }
+
+    resources = [
+        patient,
+        observation("o1", concept(hpo, "HP:0001166"), valueBoolean=True),
+        observation("o2", concept("http://purl.obolibrary.org/obo/hp.owl", "HP_0001250")),
+        observation("o3", concept(hpo, "HP:0001083"), valueBoolean=False),
+        observation(
+            "o4",
+            concept(hpo, "HP:0000822"),
+            interpretation=[
+                concept("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "NEG")
+            ],
+        ),
+        observation(
+            "o5",
+            concept(hpo, "HP:0004322"),
+            valueCodeableConcept=concept("http://snomed.info/sct", "410594000"),
+        ),
+        observation(
+            "o6", concept("http://loinc.org", "8302-2"), valueQuantity={"value": 150, "unit": "cm"}
+        ),
+        observation("o7", concept(hpo, "not-a-term")),
+        {
+            "resourceType": "Condition",
+            "id": "c1",
+            "code": concept(hpo, "0001903"),
+            "subject": {"reference": "Patient/p1"},
+        },
+    ]
+    doc = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+    case = only_case(write_json(tmp_path / "chart.json", doc), terms=FakeTerms())
+    assert [(p.id, p.excluded) for p in case.phenotypes] == [
+        ("HP:0001166", False),
+        ("HP:0001250", False),
+        ("HP:0001903", False),
+        ("HP:0001083", True),
+        ("HP:0000822", True),
+        ("HP:0004322", True),
+    ]
+    height = next(f for f in case.findings if f.code == "8302-2")
+    assert (height.value, height.hpo_ids) == (150.0, [])
+    # the same document in memory (a CDS Hooks prefetch) reads the same
+    reader = FhirReader(ReaderContext(terms=FakeTerms()))
+    in_memory = [r for r in reader.read_document(doc, "cds-hooks") if isinstance(r, Case)]
+    assert [(p.id, p.excluded) for p in in_memory[0].phenotypes] == [
+        (p.id, p.excluded) for p in case.phenotypes
+    ]

@@ -91,9 +91,19 @@ _SYSTEMS = {
     "http://hl7.org/fhir/sid/icd-10": "ICD10",
     "urn:oid:2.16.840.1.113883.6.3": "ICD10",
     "http://www.nlm.nih.gov/research/umls": "UMLS",
+    # the Human Phenotype Ontology: HL7's terminology URI, its OBO PURL and the project site
+    "http://human-phenotype-ontology.org": "HPO",
+    "http://purl.obolibrary.org/obo/hp.owl": "HPO",
+    "http://purl.obolibrary.org/obo/hp": "HPO",
+    "http://hpo.jax.org": "HPO",
+    "http://www.human-phenotype-ontology.org": "HPO",
 }
 _XREF_SYSTEMS = {"SNOMEDCT": "SNOMEDCT_US", "UMLS": "UMLS"}  # OCAIS name -> hpo_for_xref system
-_NOT_A_PHENOTYPE = {"entered-in-error", "refuted"}  # Condition.verificationStatus codes
+_NOT_A_PHENOTYPE = {"entered-in-error"}  # Condition.verificationStatus codes
+_RULED_OUT = {"refuted"}  # Condition.verificationStatus: the finding was looked for, absent
+# Observation values / interpretations that say a finding is absent (phenopackets on FHIR, IPS):
+# SNOMED CT Negative, Definitely NOT present, No, Absent; v3 ObservationInterpretation NEG
+_ABSENT_CODES = {"260385009", "410594000", "373067005", "2667000", "NEG"}
 _SEX = {"male": Sex.MALE, "female": Sex.FEMALE, "other": Sex.OTHER, "unknown": Sex.UNKNOWN}
 
 
@@ -149,6 +159,28 @@ def _value(element: Any) -> tuple[float | str | None, str | None]:
     return None, None
 
 
+def _hpo_id(code: str) -> str | None:
+    """``HP:0001250``, ``HP_0001250`` or ``0001250`` → ``HP:0001250``; None otherwise."""
+    digits = code.strip().upper().removeprefix("HP:").removeprefix("HP_")
+    return f"HP:{digits}" if len(digits) == 7 and digits.isdigit() else None
+
+
+def _absent(observation: Any) -> bool:
+    """Does an Observation say its finding is absent (valueBoolean false, a negative value or
+    interpretation)?"""
+    if observation.valueBoolean is False:
+        return True
+    concepts = [observation.valueCodeableConcept, *(observation.interpretation or [])]
+    for concept in concepts:
+        if concept is None:
+            continue
+        if any(code in _ABSENT_CODES for _, code, _ in _codes(concept)):
+            return True
+        if (concept.text or "").strip().lower() in ("absent", "negative", "not present", "no"):
+            return True
+    return False
+
+
 def _get(model: Any, path: str) -> Any:
     """Follow a dotted attribute path (``period.start``, ``type.0``); None where it breaks."""
     for name in path.split("."):
@@ -191,6 +223,7 @@ class _Part:
     findings: list[Finding]
     phenotypes: list[str]
     digest: str
+    excluded: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -206,10 +239,12 @@ class _Patient:
     digests: list[str]
     findings: list[Finding] = field(default_factory=list)
     hpo: dict[str, None] = field(default_factory=dict)  # ordered set
+    excluded: dict[str, None] = field(default_factory=dict)  # ruled out
 
     def add(self, part: _Part) -> None:
         self.findings.extend(part.findings)
         self.hpo.update(dict.fromkeys(part.phenotypes))
+        self.excluded.update(dict.fromkeys(part.excluded))
         self.digests.append(part.digest)
 
     def age(self) -> float | None:
@@ -366,11 +401,23 @@ class _Run:
         except ValidationError as exc:
             return _invalid(exc, "cannot build a finding", source, record)
         phenotypes: list[str] = []
+        excluded: list[str] = []
         if kind == "Condition" and findings:
             status = {c for _, c, _ in _codes(model.verificationStatus)}
-            if not status & _NOT_A_PHENOTYPE:
+            if status & _RULED_OUT:
+                excluded = findings[0].hpo_ids
+            elif not status & _NOT_A_PHENOTYPE:
                 phenotypes = findings[0].hpo_ids
-        return _Part(subject or "", source, record, findings, phenotypes, _digest(raw))
+        elif kind == "Observation" and findings and model.status != "entered-in-error":
+            # an observed finding coded in (or cross-referenced to) HPO is a phenotype; a
+            # measurement whose code has no HPO term stays a finding only
+            if _absent(model):
+                excluded = findings[0].hpo_ids
+            else:
+                phenotypes = findings[0].hpo_ids
+        return _Part(
+            subject or "", source, record, findings, phenotypes, _digest(raw), excluded=excluded
+        )
 
     def _finding(
         self,
@@ -403,6 +450,14 @@ class _Run:
 
     def _hpo(self, system: str, code: str) -> list[str]:
         terms = self.context.terms
+        if system == "HPO":
+            term = _hpo_id(code)
+            if term is None:
+                return []
+            if terms is None:
+                return [term]
+            current = terms.resolve_id(term)  # alternative and obsolete ids: the current one
+            return [current] if current else []
         xref = _XREF_SYSTEMS.get(system)
         if terms is None or xref is None:
             return []
@@ -440,7 +495,12 @@ class _Run:
                 id=Case.stable_id(FORMAT, record_id),
                 external_id=record_id,
                 subject=patient.subject.model_copy(update={"age_years": patient.age()}),
-                phenotypes=[PhenotypeObservation(id=h, label=None) for h in patient.hpo],
+                phenotypes=[PhenotypeObservation(id=h, label=None) for h in patient.hpo]
+                + [
+                    PhenotypeObservation(id=h, label=None, excluded=True)
+                    for h in patient.excluded
+                    if h not in patient.hpo  # observed somewhere wins over ruled out elsewhere
+                ],
                 findings=patient.findings,
                 site=self.context.site,
                 synthetic=patient.synthetic,
@@ -472,14 +532,25 @@ class FhirReader:
             return any(_looks_like_fhir(p) for p in path.rglob("*"))
         return _looks_like_fhir(path)
 
-    def read(self, path: Path) -> Iterator[Record]:
-        if not path.exists():
-            raise UnsupportedFormatError(f"{path} does not exist")
-        deid = site_deid_config(
+    def _deid(self) -> DeidConfig:
+        return site_deid_config(
             self._deid_config,
             "FHIR Patient ids are kept only as a keyed hash",
             installation_key=self.context.installation_key,
         )
+
+    def read_document(self, document: dict[str, Any], source: str) -> Iterator[Record]:
+        """One Bundle or resource already in memory (a CDS Hooks prefetch, a server's
+        answer), read exactly as a file of it would be; ``source`` names where it came from."""
+        run = _Run(self.context, self._deid())
+        text = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        yield from run._loose(text, source, None)
+        yield from run.finish()
+
+    def read(self, path: Path) -> Iterator[Record]:
+        if not path.exists():
+            raise UnsupportedFormatError(f"{path} does not exist")
+        deid = self._deid()
         files = (
             [p for p in sorted(path.rglob("*")) if _looks_like_fhir(p)] if path.is_dir() else [path]
         )

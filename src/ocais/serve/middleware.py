@@ -96,7 +96,8 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["audit_ids"] = {}
         path = str(scope.get("path", ""))
-        is_api = path.startswith("/api/")
+        # CDS Hooks calls from the EHR are API calls too (audited, never cached)
+        is_api = path.startswith(("/api/", "/cds-services"))
         audited = self.audit is not None and is_api and path not in UNAUDITED
         if audited:
             state[PENDING_ROWS] = []

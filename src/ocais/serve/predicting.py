@@ -196,7 +196,7 @@ class PredictionService:
         self._predict_lock = threading.Lock()
 
     def predict(
-        self, request: PredictRequest, *, user_id: str, actor: Any = None
+        self, request: PredictRequest, *, user_id: str | None, actor: Any = None
     ) -> ServedPrediction:
         """Predict; the answer, its new id and the row to store (``record``). ``actor`` is the
         caller (the similar cases ``rag`` is shown are those it may see)."""
