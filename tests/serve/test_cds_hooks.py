@@ -169,7 +169,7 @@ def test_findings_known_only_by_text_are_recognized(api: Api) -> None:
     chart["observations"] = searchset()
     (card,) = api.client.post(URL, json=hook_request(chart)).json()["cards"]
     check_card(card)
-    assert "recognized in text" in card["detail"]
+    assert "recognized in their text" in card["detail"]
     stored = api.services.store.get_prediction(card["uuid"])
     assert stored is not None and stored.observed == ["HP:0001250"]
 

@@ -295,9 +295,9 @@ def cards(
         )
     nexts = (prediction.get("next_phenotypes") or [])[:NEXT_SHOWN]
     detail = [
-        f"From {found.from_codes} coded finding(s)"
-        + (f" and {found.from_text} recognized in text" if found.from_text else "")
-        + " in the chart.",
+        f"{found.from_codes} phenotype(s) from the chart's coded findings"
+        + (f" and {found.from_text} recognized in their text" if found.from_text else "")
+        + ".",
         "",
         *rows,
     ]
