@@ -397,3 +397,71 @@ def test_unmapped_text_is_shown_with_suggestions_to_add(page: Page) -> None:
     )
     expect(reply.locator(".chip")).to_have_count(3)
     expect(reply.locator(".unmapped")).to_have_count(0)  # nothing left to resolve
+
+
+def test_a_cds_card_link_opens_its_differential(page: Page, server: LiveApp) -> None:
+    """The EHR shows the CDS card; its link opens the chart's findings here, ranked again."""
+    import httpx
+
+    subject = {"reference": "Patient/ehr-1"}
+    prefetch = {
+        "patient": {"resourceType": "Patient", "id": "ehr-1", "gender": "female"},
+        "conditions": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [
+                {
+                    "resource": {
+                        "resourceType": "Condition",
+                        "id": "c1",
+                        "subject": subject,
+                        "code": {
+                            "coding": [{"system": "http://snomed.info/sct", "code": "91175000"}]
+                        },
+                    }
+                }
+            ],
+        },
+        "observations": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "id": "o1",
+                        "status": "final",
+                        "subject": subject,
+                        "valueBoolean": True,
+                        "code": {
+                            "coding": [
+                                {
+                                    "system": "http://human-phenotype-ontology.org",
+                                    "code": "HP:0000505",
+                                }
+                            ]
+                        },
+                    }
+                }
+            ],
+        },
+    }
+    call = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"patientId": "ehr-1"},
+        "prefetch": prefetch,
+    }
+    answer = httpx.post(f"{server.url}/cds-services/ocais-rare-disease-differential", json=call)
+    assert answer.status_code == 200, answer.text
+    link = answer.json()["cards"][0]["links"][0]["url"]
+    assert link.startswith(server.url + "/#prediction=")
+    page.goto(link)
+    login(page)
+    expect(page.locator(".turn--doctor .bubble")).to_contain_text("Opened from the EHR")
+    reply = page.locator(".turn--assistant").last
+    expect(reply.locator(".candidate").first).to_be_visible()
+    expect(chip(reply, "Seizure")).to_have_class(re.compile(r"\bchip--observed\b"))
+    expect(chip(reply, "Visual impairment")).to_have_class(re.compile(r"\bchip--observed\b"))
+    expect(top_candidate(reply)).to_have_attribute("data-disease", "OMIM:100001")
+    assert page.url == server.url + "/"  # the id left the address bar

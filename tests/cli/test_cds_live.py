@@ -203,3 +203,10 @@ def test_without_prefetch_the_fhir_server_is_read(service: str, fhir: FhirTestSe
     fhir.token = TOKEN
     assert status == 412 and body["cards"] == []
     assert TOKEN not in json.dumps(body) and PATIENT not in json.dumps(body)
+
+
+def test_the_card_viewer(service: str) -> None:
+    with urllib.request.urlopen(f"{service}/cds-viewer", timeout=60) as answer:
+        page = answer.read().decode()
+    assert "Rare-disease differential: Marfan" in page
+    assert "<table>" in page and "<button type='button'>Check and record:" in page

@@ -91,3 +91,47 @@ def test_notes_are_ingested_deidentified_and_searchable(
     assert hits[0]["case_id"] == visit["id"]
     text_hits = cli.json("search", "poor vision", "--format", "text")["hits"]
     assert text_hits[0]["case_id"] != visit["id"]  # the one that has it, not the one lacking it
+
+
+def test_predict_as_fhir(cli: Cli, tmp_path: Path) -> None:
+    from fhir.resources.R4B.riskassessment import RiskAssessment
+
+    result = cli("predict", "--hpo", "HP:0002069,-HP:0000505", "--top", "2", "--fhir")
+    assert result.exit_code == 0, result.stderr
+    resource = json.loads(result.stdout)  # nothing but the resource on stdout
+    RiskAssessment.model_validate(resource)
+    assert resource["resourceType"] == "RiskAssessment" and resource["status"] == "final"
+    outcomes = [p["outcome"]["coding"][0] for p in resource["prediction"]]
+    assert [(c["system"], c["code"]) for c in outcomes] == [
+        ("https://omim.org", "100002"),
+        ("https://omim.org", "100001"),
+    ]
+    assert all(0 < p["probabilityDecimal"] <= 1 for p in resource["prediction"])
+    basis = {r["code"]["coding"][0]["code"]: r["valueBoolean"] for r in resource["contained"]}
+    assert basis == {"HP:0002069": True, "HP:0000505": False}
+    assert resource["subject"] == {"display": "patient of this request (not identified)"}
+    # --fhir wins over the root --json (FHIR is JSON too); --json alone is unchanged
+    both = cli.json("predict", "--hpo", "HP:0002069,-HP:0000505", "--top", "2", "--fhir")
+    assert both["resourceType"] == "RiskAssessment"
+    assert both["prediction"] == resource["prediction"]
+    plain = cli.json("predict", "--hpo", "HP:0002069,-HP:0000505", "--top", "2")
+    assert "resourceType" not in plain and plain["candidates"][0]["disease_id"] == "OMIM:100002"
+    # from a phenopacket: its observed and excluded terms are the basis
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps(packet("P9")))
+    from_file = cli.json("predict", str(case_file), "--predictor", "resnik", "--fhir")
+    assert from_file["method"]["coding"][0]["code"] == "resnik"
+    assert all("probabilityDecimal" not in p for p in from_file["prediction"])
+    observations = {
+        r["code"]["coding"][0]["code"]: r["valueBoolean"] for r in from_file["contained"]
+    }
+    assert observations == {"HP:0001250": True, "HP:0002069": True, "HP:0000505": False}
+    # from a text: the terms the recognizer read are the basis (the text itself is not in it)
+    text = "Girl with seizures; no visual impairment."
+    from_text = cli.json("predict", "--text", text, "--fhir")
+    read = {r["code"]["coding"][0]["code"]: r["valueBoolean"] for r in from_text["contained"]}
+    assert read == {"HP:0001250": True, "HP:0000505": False}
+    assert "Girl" not in json.dumps(from_text)
+    # bad input fails as without --fhir
+    assert cli("predict", "--hpo", "seizure", "--fhir").exit_code == 2
+    assert cli("predict", "--text", "nothing clinical here", "--fhir").exit_code == 2

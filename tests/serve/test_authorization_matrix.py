@@ -286,6 +286,27 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "admin": 201,
         "clinician/missing": 404,
     },
+    # a prediction as FHIR is read by whoever may give feedback on it: who asked, or an admin
+    "GET /api/v1/predictions/{prediction_id}": {
+        "resource": "prediction",
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 404,  # someone else's prediction: as if it did not exist
+        "researcher": 403,
+        "admin": 200,
+        "clinician/missing": 404,
+        "admin/missing": 404,
+    },
+    "GET /api/v1/predictions/{prediction_id}/fhir": {
+        "resource": "prediction",
+        "anonymous": 401,
+        "clinician/own": 200,
+        "clinician/other": 404,  # someone else's prediction: as if it did not exist
+        "researcher": 403,  # the role neither predicts nor gives feedback
+        "admin": 200,
+        "clinician/missing": 404,
+        "admin/missing": 404,
+    },
     "GET /api/v1/feedback": {
         "anonymous": 401,
         "clinician/own": 403,

@@ -365,3 +365,40 @@ def test_beyond_loopback_without_issuers_nobody_is_answered(make_app: AppFactory
         refused = api.client.post(URL, json=hook_request(rare_chart()))
         assert_envelope(refused, 401, "unauthorized")
         assert "OCAIS_SERVE_CDS_ISSUERS" in refused.json()["error"]["hint"]
+
+
+def test_the_card_link_opens_the_prediction_for_clinicians(api: Api) -> None:
+    (card,) = api.client.post(URL, json=hook_request(rare_chart())).json()["cards"]
+    link = f"/api/v1/predictions/{card['uuid']}"
+    for who in ("clinician", "clinician2", "admin1"):  # made for the EHR: any clinician
+        shown = api.client.get(link, headers=api.auth(who))
+        assert shown.status_code == 200, who
+    body = shown.json()
+    assert body["origin"] == "cds-hooks" and body["sex"] == "female"
+    assert {t["id"]: t["label"] for t in body["observed"]} == {
+        "HP:0001250": "Seizure",
+        "HP:0000505": "Visual impairment",
+    }
+    assert api.client.get(link, headers=api.auth("researcher")).status_code == 403
+    assert api.client.get(link).status_code == 401
+    fhir = api.client.get(f"{link}/fhir", headers=api.auth("clinician2"))
+    assert fhir.status_code == 200 and fhir.json()["resourceType"] == "RiskAssessment"
+    # a prediction a clinician asked for stays theirs
+    mine = api.predict("clinician")["prediction_id"]
+    assert (
+        api.client.get(f"/api/v1/predictions/{mine}", headers=api.auth("clinician2")).status_code
+        == 404
+    )
+
+
+def test_the_card_viewer_renders_the_example_card(api: Api) -> None:
+    page = api.client.get("/cds-viewer")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    # the example's SNOMED CT codes are not in the tiny release: its informative card, rendered
+    # (the real release's differential is checked in tests/cli/test_cds_live.py)
+    assert "<article class='card info'>" in text and "no findings in the chart" in text
+    assert "Arachnodactyly" in text and "<p>The conditions" in text
+    assert "<script" not in text
+    # nothing is stored for the example
+    assert api.services.store.get_prediction("example") is None

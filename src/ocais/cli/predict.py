@@ -15,7 +15,13 @@ from ocais.errors import InvalidRecordError, OcaisError
 from ocais.ingest import ReaderContext
 from ocais.ingest.phenopacket import PhenopacketReader
 from ocais.schemas import Case, PhenotypeObservation, Sex
-from ocais.workflows.predicting import predict_case, predict_terms, predict_text
+from ocais.workflows.fhir_export import risk_assessment
+from ocais.workflows.predicting import (
+    predict_case,
+    predict_terms,
+    predict_text,
+    text_observations,
+)
 
 
 def parse_hpo_list(text: str) -> list[PhenotypeObservation]:
@@ -67,6 +73,13 @@ def predict(
     predictor_name: Annotated[
         str, typer.Option("--predictor", help="phenotype (default), resnik, ...")
     ] = "phenotype",
+    fhir: Annotated[
+        bool,
+        typer.Option(
+            "--fhir",
+            help="Print the differential as a FHIR R4 RiskAssessment (JSON; wins over --json).",
+        ),
+    ] = False,
 ) -> None:
     """Rank every known disease for a case and show why each candidate fits."""
     cli = state(ctx)
@@ -76,18 +89,27 @@ def predict(
     try:
         kb = cli.knowledge
         predictor = cli.services.predictor(predictor_name)
+        observations: list[tuple[str, bool]] = []  # (term, excluded): the FHIR basis
         if case_file is not None:
             case = _case_from_file(case_file, ReaderContext(terms=kb))
             result = predict_case(predictor, case, top)
+            observations = [(p.id, p.excluded) for p in case.phenotypes]
         elif text is not None:
             result = predict_text(
                 predictor, kb, text, sex=sex, age_years=age, top_k=top, source="cli"
             )
+            if fhir:
+                observations = text_observations(kb, text)
         else:
             observations = [(o.id, o.excluded) for o in parse_hpo_list(hpo or "")]
             result = predict_terms(
                 predictor, kb, observations, sex=sex, age_years=age, top_k=top, source="cli"
             )
+        if fhir:  # FHIR is JSON too: --fhir wins over --json
+            observed = [t for t, excluded in observations if not excluded]
+            excluded = [t for t, excluded in observations if excluded]
+            emit_json(risk_assessment(result, knowledge=kb, observed=observed, excluded=excluded))
+            return
     except OcaisError as exc:
         raise fail(exc) from exc
     if cli.json_output:

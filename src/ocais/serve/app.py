@@ -112,6 +112,7 @@ def create_app(
     app.include_router(page.router)
     app.include_router(packages.page_router)
     app.include_router(cds.router)
+    app.include_router(cds.viewer_router)
     if page.STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     if serve_settings.cors_origins:

@@ -364,6 +364,59 @@ def no_findings_card(where: CardContext, found: ChartCase) -> dict[str, Any]:
     }
 
 
+# --- the viewer's example -------------------------------------------------------------------
+def example_request() -> dict[str, Any]:
+    """A ``patient-view`` call for a made-up chart (a teenager with Marfan syndrome's findings,
+    three coded in SNOMED CT, two in HPO): what the card viewer shows; no real patient."""
+    subject = {"reference": "Patient/example"}
+
+    def coded(kind: str, rid: str, system: str, code: str, display: str) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "resourceType": kind,
+            "id": rid,
+            "subject": subject,
+            "code": {"coding": [{"system": system, "code": code, "display": display}]},
+        }
+        if kind == "Observation":
+            resource.update(status="final", valueBoolean=True)
+        return resource
+
+    snomed = "http://snomed.info/sct"
+    conditions = [
+        coded("Condition", "c1", snomed, "248328003", "Tall stature"),
+        coded("Condition", "c2", snomed, "62250003", "Arachnodactyly"),
+        coded("Condition", "c3", snomed, "74969002", "Ectopia lentis"),
+    ]
+    observations = [
+        coded("Observation", "o1", HPO_SYSTEM, "HP:0002616", "Aortic root aneurysm"),
+        coded("Observation", "o2", HPO_SYSTEM, "HP:0001659", "Aortic regurgitation"),
+    ]
+
+    def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(resources),
+            "entry": [{"resource": r} for r in resources],
+        }
+
+    return {
+        "hook": HOOK,
+        "hookInstance": "example",
+        "context": {"userId": "Practitioner/example", "patientId": "example"},
+        "prefetch": {
+            "patient": {
+                "resourceType": "Patient",
+                "id": "example",
+                "gender": "male",
+                "birthDate": "2012-04-09",
+            },
+            "conditions": searchset(conditions),
+            "observations": searchset(observations),
+        },
+    }
+
+
 # --- feedback ---------------------------------------------------------------------------------
 class OverrideReason(BaseModel):
     model_config = ConfigDict(extra="allow")

@@ -10,12 +10,14 @@ entry. Nothing that identifies the patient is logged.
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from markdown_it import MarkdownIt
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +39,7 @@ from ocais.workflows.cds import (
     check_hook,
     check_service,
     discovery,
+    example_request,
     feedback_comment,
     fetch_chart,
     no_findings_card,
@@ -112,16 +115,24 @@ async def call(service_id: str, request: Request) -> JSONResponse:
         check_hook(hook)
     except (ValidationError, InvalidRecordError) as exc:
         raise _bad_request(exc) from exc
-    services = _services(request)
     audit(request, hook_instance=hook.hookInstance)
+    status, answer = await _answer(request, hook, store=True)
+    return JSONResponse(answer, status_code=status)
+
+
+async def _answer(
+    request: Request, hook: HookRequest, *, store: bool
+) -> tuple[int, dict[str, Any]]:
+    """(status, CDS response) for a checked ``patient-view`` request; the prediction is stored
+    (with the audit entry) when ``store``."""
+    services = _services(request)
     try:
-        bundle, origin = await run_in_threadpool(chart, hook, fetch_chart)
+        bundle, _origin = await run_in_threadpool(chart, hook, fetch_chart)
     except CdsUnavailableError as exc:
-        refusal = {
+        return 412, {
             "cards": [],
             "error": {"code": exc.code, "message": exc.message, "hint": exc.hint},
         }
-        return JSONResponse(refusal, status_code=412)
     found = await run_in_threadpool(read_chart, services.core, bundle)
     where = CardContext(
         source_label=f"OCAIS ({services.settings.site})",
@@ -131,7 +142,7 @@ async def call(service_id: str, request: Request) -> JSONResponse:
     )
     case = found.case
     if case is None or not any(not p.excluded for p in case.phenotypes):
-        return JSONResponse({"cards": [no_findings_card(where, found)]})
+        return 200, {"cards": [no_findings_card(where, found)]}
     body = PredictRequest(
         case=CaseInput(
             phenotypes=[PhenotypeInput(id=p.id, excluded=p.excluded) for p in case.phenotypes],
@@ -143,16 +154,15 @@ async def call(service_id: str, request: Request) -> JSONResponse:
     try:
         served = await run_in_threadpool(services.predictions.predict, body, user_id=None)
     except InvalidRecordError:  # e.g. every term unknown to this release
-        return JSONResponse({"cards": [no_findings_card(where, found)]})
-    audit(request, prediction_id=served.prediction_id)
-    if not defer_rows(request.scope.setdefault("state", {}), served.record):
-        await services.writer.commit([served.record])
-    where.link_url = f"{_base(request)}/#prediction={served.prediction_id}"
+        return 200, {"cards": [no_findings_card(where, found)]}
+    if store:
+        audit(request, prediction_id=served.prediction_id)
+        if not defer_rows(request.scope.setdefault("state", {}), served.record):
+            await services.writer.commit([served.record])
+        where.link_url = f"{_base(request)}/#prediction={served.prediction_id}"
     prediction = json.loads(served.prediction_json)
-    answer: dict[str, Any] = {"cards": cards(prediction, found, where, served.prediction_id)}
-    answer["cards"] = answer["cards"] or [no_findings_card(where, found)]
-    del origin  # where the chart came from is not needed in the answer
-    return JSONResponse(answer)
+    given = cards(prediction, found, where, served.prediction_id)
+    return 200, {"cards": given or [no_findings_card(where, found)]}
 
 
 @router.post("/{service_id}/feedback", name="cds.feedback")
@@ -199,3 +209,78 @@ async def feedback(service_id: str, request: Request) -> JSONResponse:
 
 
 __all__ = ["SERVICE_ID", "router"]
+
+
+# --- the card viewer ----------------------------------------------------------------------------
+viewer_router = APIRouter(include_in_schema=False)
+
+
+@viewer_router.get("/cds-viewer", name="cds.viewer")
+async def viewer(request: Request) -> HTMLResponse:
+    """The card of a made-up chart, rendered as an EHR renders CDS cards (nothing is stored):
+    for site IT checking what clinicians will see."""
+    hook = HookRequest.model_validate(example_request())
+    _, answer = await _answer(request, hook, store=False)
+    return HTMLResponse(render_cards(answer["cards"], example_request()))
+
+
+def render_cards(given: list[dict[str, Any]], example: dict[str, Any]) -> str:
+    """Cards as HTML: indicator, summary, source, the Markdown detail (raw HTML disabled),
+    suggestions as buttons, links."""
+    markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+    findings = [
+        e["resource"]["code"]["coding"][0]
+        for key in ("conditions", "observations")
+        for e in example["prefetch"][key]["entry"]
+    ]
+    chart_items = "".join(
+        f"<li>{html.escape(c['display'])} <small>{html.escape(c['system'].split('/')[-1])} "
+        f"{html.escape(c['code'])}</small></li>"
+        for c in findings
+    )
+    parts = []
+    for card in given:
+        indicator = html.escape(card.get("indicator", "info"))
+        suggestions = "".join(
+            f"<button type='button'>{html.escape(s['label'])}</button>"
+            for s in card.get("suggestions", [])
+        )
+        links = "".join(
+            f"<a href='{html.escape(link['url'])}'>{html.escape(link['label'])}</a>"
+            for link in card.get("links", [])
+        )
+        parts.append(
+            f"<article class='card {indicator}'><header><span class='indicator'>{indicator}"
+            f"</span> <strong>{html.escape(card['summary'])}</strong></header>"
+            f"<div class='detail'>{markdown.render(card.get('detail', ''))}</div>"
+            + (f"<div class='suggestions'>{suggestions}</div>" if suggestions else "")
+            + (f"<div class='links'>{links}</div>" if links else "")
+            + f"<footer>Source: {html.escape(card['source']['label'])}</footer></article>"
+        )
+    return _VIEWER.format(chart=chart_items, cards="".join(parts) or "<p>No card.</p>")
+
+
+_VIEWER = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>OCAIS CDS card viewer</title><style>
+body{{font:14px/1.45 system-ui,sans-serif;margin:0;display:flex;min-height:100vh;color:#1b1b1b}}
+.chart{{flex:1;padding:1.5rem 2rem;background:#f4f6f8}}.chart h1{{font-size:1.2rem}}
+.chart li small{{color:#667}}
+aside{{width:34rem;padding:1rem;border-left:1px solid #ccd;background:#fff}}
+aside h2{{font-size:1rem;margin:.2rem 0 .8rem;color:#445}}
+.card{{border:1px solid #c9d3dd;border-left:6px solid #2b6cb0;border-radius:4px;padding:.6rem .9rem;
+margin-bottom:1rem}}.card.warning{{border-left-color:#c77d00}}.card.critical{{border-left-color:#c0392b}}
+.indicator{{text-transform:uppercase;font-size:.7rem;background:#e6eef7;padding:.1rem .35rem;
+border-radius:3px}}.detail table{{border-collapse:collapse;width:100%;font-size:.85rem}}
+.detail th,.detail td{{border-bottom:1px solid #e3e7eb;padding:.2rem .3rem;text-align:left;
+vertical-align:top}}.suggestions button{{margin:.2rem .3rem .2rem 0;padding:.3rem .6rem;
+border:1px solid #2b6cb0;background:#fff;color:#2b6cb0;border-radius:3px}}
+.links a{{display:inline-block;margin-top:.4rem}}
+footer{{color:#667;font-size:.8rem;margin-top:.5rem}}
+</style></head><body>
+<section class="chart"><h1>Example chart (made up; nothing is stored)</h1>
+<p>14-year-old boy. Problem list and findings, as the EHR holds them:</p><ul>{chart}</ul>
+<p>When the chart is opened, the EHR calls
+<code>POST /cds-services/ocais-rare-disease-differential</code> (CDS Hooks
+<code>patient-view</code>) and shows the answer beside it:</p></section>
+<aside><h2>Decision support</h2>{cards}</aside></body></html>
+"""

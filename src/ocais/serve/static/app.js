@@ -1,5 +1,6 @@
 // The OCAIS chat page: sign in, describe a patient, refine the findings, read the differential.
-// State lives in memory only: nothing about a patient goes to URLs, cookies or storage.
+// State lives in memory only: nothing about a patient goes to URLs, cookies or storage (a CDS
+// card's link carries only a random prediction id, removed from the address bar once read).
 
 import { ApiError, createApi, csrfFromCookie, errorBox } from "./api.js";
 import { demographicsFrom } from "./cues.js";
@@ -77,6 +78,7 @@ function showChat(user) {
   resetConversation();
   els.text.focus();
   loadVersion();
+  openLinkedPrediction();
 }
 
 async function loadVersion() {
@@ -265,6 +267,51 @@ async function send() {
   } finally {
     state.sending = false;
     els.send.removeAttribute("aria-disabled");
+  }
+}
+
+// --- a differential opened from the EHR -----------------------------------------------------
+
+// A CDS Hooks card links to `/#prediction=<id>`: the stored prediction's findings (HPO terms,
+// sex, age — never the patient) are ranked again here, to refine. The id leaves the address bar.
+const PREDICTION_LINK = /^#prediction=([0-9a-f-]{36})$/;
+
+async function openLinkedPrediction() {
+  const match = PREDICTION_LINK.exec(window.location.hash);
+  if (!match || state.sending) return;
+  window.history.replaceState(null, "", window.location.pathname);
+  state.sending = true;
+  const first = els.conversation.querySelector(".turn--intro");
+  if (first) first.remove();
+  const message = doctorMessage("Opened from the EHR: the findings of the chart's CDS card.");
+  const pending = thinking();
+  els.conversation.append(message, pending);
+  try {
+    const stored = await api.get(`/predictions/${match[1]}`);
+    const terms = [
+      ...stored.observed.map((t) => ({ ...t, excluded: false })),
+      ...stored.excluded.map((t) => ({ ...t, excluded: true })),
+    ];
+    for (const t of terms) if (t.label) state.labels.set(t.id, t.label);
+    const model = {
+      phenotypes: terms.map((t) => ({ id: t.id, label: t.label, excluded: t.excluded })),
+      sex: stored.sex,
+      age: stored.age_years,
+    };
+    const response = await api.post("/predict", { case: casePayload(model), top_k: TOP_K });
+    const turn = createTurn(context, state.turns.length + 1, model, []);
+    state.turns.push(turn);
+    pending.replaceWith(turn.el);
+    const top = turn.apply(response);
+    turn.heading.focus({ preventScroll: true });
+    announce(top ? `Top candidate ${top.name}, ${percent(top.probability)}.` : "No candidate.");
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    pending.replaceWith(
+      h("li", { class: "turn turn--error" }, errorBox(error, "I could not open the EHR's case")),
+    );
+  } finally {
+    state.sending = false;
   }
 }
 
