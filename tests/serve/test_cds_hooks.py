@@ -270,6 +270,11 @@ def test_feedback_is_kept_on_the_prediction(api: Api) -> None:
         f"cds-hooks accepted; accepted suggestions: {card['uuid']}-next-0",
         "cds-hooks overridden; override reason: Already known; comment: seen by genetics",
     ]
+    listed = api.client.get(
+        "/api/v1/feedback", params={"prediction_id": card["uuid"]}, headers=api.auth("admin1")
+    )
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()["items"]) == 2
     # a card this service never gave, or a prediction made through the API, is 404
     unknown = {
         "feedback": [
