@@ -1,22 +1,73 @@
-"""``ocais ingest`` and ``ocais runs``: import sources into the store, and their run reports."""
+"""``ocais ingest`` and ``ocais runs``: import sources into the store, and their run reports.
+
+``ocais ingest`` is a group whose default command is ``path``: ``ocais ingest PATH [OPTIONS]``
+runs ``ocais ingest path PATH [OPTIONS]`` (as it always did), and ``ocais ingest fhir-server URL
+--patient ID`` pulls one patient's record from an EHR's FHIR server (:class:`_IngestGroup`).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from ocais.cli.context import console, emit_json, err_console, fail, state
+from ocais.cli.context import (
+    CliState,
+    JsonFlag,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    progress_bar,
+    state,
+    wants_json,
+)
 from ocais.errors import ImportAbortedError, OcaisError
 from ocais.ingest import available_readers
-from ocais.workflows.indexing import import_and_index
+from ocais.workflows.fhir_intake import import_from_fhir_server, read_token
+from ocais.workflows.indexing import ImportOutcome, import_and_index
 
 runs_app = typer.Typer(help="Ingest runs and their rejects reports.", no_args_is_help=True)
+
+
+class _IngestGroup(TyperGroup):
+    """A group with a default command: arguments that do not start with one of its command
+    names (``ocais ingest data.json --shared``, ``ocais ingest --format fhir data.json``, or
+    none at all) go to :attr:`default_command`, so ``ocais ingest PATH`` keeps working beside
+    ``ocais ingest fhir-server URL``. ``ocais ingest --help`` shows the group's help."""
+
+    default_command = "path"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and ctx.resilient_parsing:  # shell completion: offer the command names
+            return super().parse_args(ctx, args)
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return ["PATH [OPTIONS] | COMMAND [ARGS]..."]
+
+
+ingest_app = typer.Typer(
+    cls=_IngestGroup,
+    name="ingest",
+    help="""Import patient cases into the store, from files or from an EHR's FHIR server.
+
+    ocais ingest PATH [OPTIONS] imports a file, folder or archive (Phenopacket v2, FHIR R4
+    Bundle/NDJSON, Synthea CSV, free-text notes): it runs the path command below (options:
+    ocais ingest path --help; a file named like a command is given as ./NAME).
+
+    ocais ingest fhir-server URL --patient ID [--token-env VAR] imports one patient's record
+    from an EHR's FHIR R4 server, de-identified like every import (options: ocais ingest
+    fhir-server --help).""",
+)
 
 
 def _write_rejects(path: Path, rejects: list[dict[str, object]]) -> None:
@@ -26,6 +77,7 @@ def _write_rejects(path: Path, rejects: list[dict[str, object]]) -> None:
             handle.write(json.dumps(reject) + "\n")
 
 
+@ingest_app.command("path")
 def ingest(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="File, directory or archive to import.")],
@@ -49,7 +101,8 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Import patient cases (Phenopacket v2, FHIR R4 Bundle/NDJSON, Synthea CSV).
+    """Import patient cases from a file, folder or archive (Phenopacket v2, FHIR R4
+    Bundle/NDJSON, Synthea CSV, notes); the default: ocais ingest PATH runs this command.
 
     Without --skip-invalid, one invalid record aborts the import and nothing is written.
     Importing the same records again updates them in place (no duplicates).
@@ -82,14 +135,112 @@ def ingest(
                 shared=shared,
             )
     except ImportAbortedError as exc:
-        if rejects is not None:
-            _write_rejects(rejects, exc.rejects)
-        if cli.json_output:
-            emit_json({"status": "aborted", "error": str(exc), "rejects": exc.rejects})
-        _print_rejects(exc.rejects)
-        raise fail(exc) from exc
+        raise _aborted(exc, rejects, as_json=cli.json_output) from exc
     except OcaisError as exc:
         raise fail(exc) from exc
+    _report_outcome(
+        cli, outcome, rejects, as_json=cli.json_output, source=str(outcome.report.source)
+    )
+
+
+@ingest_app.command("fhir-server")
+def ingest_fhir_server(
+    ctx: typer.Context,
+    url: Annotated[
+        str,
+        typer.Argument(
+            metavar="URL", help="The FHIR server's base URL, e.g. https://ehr.example.org/fhir."
+        ),
+    ],
+    patient: Annotated[
+        str,
+        typer.Option(
+            "--patient",
+            metavar="ID",
+            help="The patient's FHIR resource id on that server (Patient.id, not an MRN).",
+        ),
+    ],
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--token-env",
+            metavar="VAR",
+            help="Environment variable that holds the bearer access token (e.g. from SMART "
+            "backend services); without it no token is sent. OCAIS does not store the token.",
+        ),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="Import the valid resources and list the invalid ones as rejects."),
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Also write the rejects report here (JSON Lines).")
+    ] = None,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared", help="A reference case every clinician may read (see ocais ingest path)."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for each answer of the server.")
+    ] = 30,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Import one patient's record from an EHR's FHIR R4 server.
+
+    Reads Patient/ID and searches its Condition, Observation, MedicationRequest, Procedure and
+    Encounter resources (all pages) with the bearer token from --token-env, then imports them
+    as ocais ingest does with a FHIR Bundle: de-identified before storage (the Patient id kept
+    only as a keyed hash; no names, identifiers or birth dates). The fetched record passes
+    through a private temporary file, removed after the import; the token is never stored.
+    """
+    cli = state(ctx)
+    as_json = wants_json(cli, json_flag)
+    try:
+        token = read_token(token_env)
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    _ = cli.knowledge  # loaded with its spinner, before the progress display starts
+    steps = {"import": "Importing", "index": "Indexing"}
+    try:
+        with progress_bar(as_json, lambda task: steps.get(task, f"Fetching {task}")) as update:
+            outcome = import_from_fhir_server(
+                cli.services,
+                url,
+                patient,
+                token=token,
+                shared=shared,
+                skip_invalid=skip_invalid,
+                timeout=timeout,
+                on_fetch=update,
+                on_progress=lambda n, _rejected: update("import", n, None),
+                on_indexed=lambda n: update("index", n, None),
+            )
+    except ImportAbortedError as exc:
+        raise _aborted(exc, rejects, as_json=as_json) from exc
+    except OcaisError as exc:
+        raise fail(exc) from exc
+    if not as_json:
+        fetched = ", ".join(f"{n:,} {kind}" for kind, n in outcome.fetched.items())
+        err_console.print(f"fetched {escape(fetched)} from {escape(outcome.fhir_server)}")
+    source = f"the requested patient from {outcome.fhir_server}"
+    _report_outcome(cli, outcome, rejects, as_json=as_json, source=source)
+
+
+def _aborted(error: ImportAbortedError, rejects: Path | None, *, as_json: bool) -> typer.Exit:
+    """Report an aborted import (its rejects) and return the exit to raise."""
+    if rejects is not None:
+        _write_rejects(rejects, error.rejects)
+    if as_json:
+        emit_json({"status": "aborted", "error": str(error), "rejects": error.rejects})
+    _print_rejects(error.rejects)
+    return fail(error)
+
+
+def _report_outcome(
+    cli: CliState, outcome: ImportOutcome, rejects: Path | None, *, as_json: bool, source: str
+) -> None:
     report = outcome.report
     if rejects is not None:
         _write_rejects(rejects, report.rejects)
@@ -98,13 +249,13 @@ def ingest(
             f"[yellow]imported, but indexing for search stopped: {escape(outcome.index_error)}[/]"
             " — the next ocais command that searches (or ocais stats) finishes it"
         )
-    if cli.json_output:
+    if as_json:
         emit_json(outcome.as_dict())
         return
     _print_rejects(report.rejects)
     _print_skipped(report.skipped)
     console.print(
-        f"[green]{report.status}[/] {report.source_format} import of {report.source}: "
+        f"[green]{report.status}[/] {report.source_format} import of {escape(source)}: "
         f"{report.n_read:,} read, {report.n_inserted:,} new, {report.n_updated:,} updated, "
         f"{report.n_unchanged:,} unchanged, {report.n_rejected:,} rejected "
         f"in {report.seconds:.1f} s ({report.cases_per_second:,.0f} records/s); run {report.run_id}"

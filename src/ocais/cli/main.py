@@ -26,7 +26,7 @@ from ocais.cli import (
 )
 from ocais.cli.benchmark import benchmark
 from ocais.cli.context import CliState, console, emit_json, err_console, fail, state
-from ocais.cli.ingest import ingest, runs_app
+from ocais.cli.ingest import ingest, ingest_app, runs_app
 from ocais.cli.loop import app as loop_app
 from ocais.cli.predict import predict
 from ocais.cli.search import reindex, search
@@ -55,7 +55,7 @@ app.add_typer(notes.app, name="notes")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.trust_app, name="trust")
 app.add_typer(package.app, name="package")
-app.command("ingest")(ingest)
+app.add_typer(ingest_app, name="ingest")
 app.command("predict")(predict)
 app.command("benchmark")(benchmark)
 app.command("search")(search)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,11 +153,13 @@ def import_and_index(
     on_progress: ProgressCallback | None = None,
     on_indexed: Callable[[int], None] | None = None,
     shared: bool = False,
+    run_settings: Mapping[str, Any] | None = None,
 ) -> ImportOutcome:
     """Import ``path`` and index every committed batch at once (see the module docstring).
 
     ``shared``: mark the imported cases shared reference cases, which every clinician may read
     (published case reports, released synthetic sets); see :mod:`ocais.workflows.access`.
+    ``run_settings``: more to record in the run's settings (e.g. the FHIR server it came from).
 
     If indexing fails (the index is locked or unavailable) the import goes on, the run stays
     ``index: pending`` and the next command repairs it; the outcome says so.
@@ -193,6 +195,7 @@ def import_and_index(
             on_indexed(indexed)
 
     stamp = {
+        **(run_settings or {}),
         **owner_stamp(),
         "index": INDEX_PENDING if search is not None else "off",
         "shared": shared,
