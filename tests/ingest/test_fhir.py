@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -311,7 +312,15 @@ def test_bundle_findings(tmp_path: Path) -> None:
     by_code = {f.code: f for f in case.findings}
     assert by_code["8302-2"].system == "LOINC"
     assert (by_code["8302-2"].value, by_code["8302-2"].unit) == (165.5, "cm")
-    assert str(by_code["8302-2"].date) == "2019-11-02"
+    # every date moved by the patient's keyed shift (never 0, at most a year), intervals kept
+    height_date = by_code["8302-2"].date
+    assert height_date is not None
+    shift = height_date - dt.date(2019, 11, 2)
+    assert 1 <= abs(shift.days) <= 365
+
+    def moved(text: str) -> dt.date:
+        return dt.date.fromisoformat(text) + shift
+
     assert (by_code["8480-6"].value, by_code["8480-6"].unit) == (121.0, "mm[Hg]")
     assert (by_code["8462-4"].value, by_code["8462-4"].unit) == (79.0, "mm[Hg]")
     assert by_code["85354-9"].value is None
@@ -319,22 +328,23 @@ def test_bundle_findings(tmp_path: Path) -> None:
     assert by_code["8251-1"].value == "no complaints"
     assert by_code["8251-1"].date is None
     med = by_code["197361"]
-    assert (med.system, med.display, str(med.date)) == (
+    assert (med.system, med.display, med.date) == (
         "RXNORM",
         "Amlodipine 5 MG Oral Tablet",
-        "2019-02-03",
+        moved("2019-02-03"),
     )
     enc = by_code["185349003"]
-    assert (enc.category, enc.system, str(enc.date), str(enc.end_date)) == (
+    assert (enc.category, enc.system, enc.date, enc.end_date) == (
         FindingCategory.ENCOUNTER,
         "SNOMEDCT",
-        "2020-05-01",
-        "2020-05-01",
+        moved("2020-05-01"),
+        moved("2020-05-01"),
     )
     proc = by_code["430193006"]
-    assert (str(proc.date), str(proc.end_date)) == ("2020-04-30", "2020-04-30")
+    assert (proc.date, proc.end_date) == (moved("2020-04-30"), moved("2020-04-30"))
     anemia = by_code["271737000"]
-    assert (str(anemia.date), str(anemia.end_date)) == ("2010-03-01", "2012-01-01")
+    assert (anemia.date, anemia.end_date) == (moved("2010-03-01"), moved("2012-01-01"))
+    assert "2019-11-02" not in case.model_dump_json()  # no real date is stored
     icd = by_code["G40.909"]
     assert (icd.system, icd.display) == ("ICD10CM", "Epilepsy, unspecified")
     assert by_code["C0020538"].system == "UMLS"
@@ -464,13 +474,16 @@ def test_age_over_89_is_stored_as_90_without_birth_year(tmp_path: Path) -> None:
     case = only_case(path)  # 93 at the latest clinical date, 2020-05-01
     assert case.subject.age_years == 90.0  # "90 or older"
     assert case.subject.birth_year is None
-    assert case.provenance.parameters == {"age_top_coded": True}
+    assert case.provenance.parameters == {
+        "age_top_coded": True,
+        "dates": "shifted per patient (keyed), intervals kept",
+    }
     assert "1927" not in case.model_dump_json(exclude={"provenance"})
     # 89.9 at the latest date is still 89 and kept, but born in 1930 means over 89 now
     younger = only_case(write_json(tmp_path / "b.json", bundle(birthDate="1930-06-01")))
     assert younger.subject.age_years == pytest.approx(89.9)
     assert younger.subject.birth_year is None
-    assert younger.provenance.parameters == {"age_top_coded": True}
+    assert younger.provenance.parameters["age_top_coded"] is True
     # no clinical date, so no age: a year of birth over 89 years ago is withheld all the same
     lone = only_case(write_json(tmp_path / "p.json", patient(birthDate="1925-02-03")))
     assert (lone.subject.age_years, lone.subject.birth_year) == (None, None)

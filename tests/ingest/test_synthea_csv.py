@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import zipfile
 from collections import Counter
@@ -221,14 +222,17 @@ def test_small_export_maps_demographics_findings_and_phenotypes(tmp_path: Path) 
     assert [f.hpo_ids for f in conditions] == [[HYPERGLYCEMIA], [HYPERGLYCEMIA]]
     assert conditions[1].system == "SNOMEDCT"
     assert conditions[1].display == "Diabetes mellitus type 2"
-    assert str(conditions[1].date) == "2015-01-01"
-    assert str(conditions[1].end_date) == "2016-01-01"
+    # dates move by the patient's keyed shift (never 0, at most a year): intervals are kept
+    assert conditions[1].date is not None and conditions[1].end_date is not None
+    shift = conditions[1].date - dt.date(2015, 1, 1)
+    assert 1 <= abs(shift.days) <= 365
+    assert conditions[1].end_date - conditions[1].date == dt.timedelta(days=365)
 
     observations = [f for f in alice.findings if f.category is FindingCategory.OBSERVATION]
     lab, smoking, address, contact = observations
     assert (lab.system, lab.code, lab.value, lab.unit) == ("LOINC", "4548-4", 7.5, "%")
     assert isinstance(lab.value, float)
-    assert str(lab.date) == "2019-05-05"
+    assert lab.date == dt.date(2019, 5, 5) + shift
     assert (smoking.value, smoking.unit) == ("Never smoked", None)
     # An address answer and a text naming the patient are kept as findings, without the value.
     assert (address.code, address.value, contact.code, contact.value) == (
@@ -237,7 +241,10 @@ def test_small_export_maps_demographics_findings_and_phenotypes(tmp_path: Path) 
         "99999-9",
         None,
     )
-    assert alice.provenance.parameters == {"withheld_values": 2}
+    assert alice.provenance.parameters == {
+        "withheld_values": 2,
+        "dates": "shifted per patient (keyed), intervals kept",
+    }
 
     (medication,) = (f for f in alice.findings if f.category is FindingCategory.MEDICATION)
     assert (medication.system, medication.code, medication.end_date) == ("RXNORM", "860975", None)
@@ -384,7 +391,11 @@ def test_bad_rows_are_rejected_with_file_line_and_field(tmp_path: Path) -> None:
     alice = cases[0]
     assert count(alice, FindingCategory.CONDITION) == 2
     assert count(alice, FindingCategory.OBSERVATION) == 4
-    assert alice.provenance.parameters == {"skipped_rows": 3, "withheld_values": 2}
+    assert alice.provenance.parameters == {
+        "skipped_rows": 3,
+        "withheld_values": 2,
+        "dates": "shifted per patient (keyed), intervals kept",
+    }
 
 
 def test_missing_patients_csv_is_unsupported(tmp_path: Path) -> None:

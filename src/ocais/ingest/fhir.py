@@ -44,6 +44,7 @@ from ocais.ingest.base import (
 )
 from ocais.ingest.deid import DeidConfig
 from ocais.ingest.deid.ages import top_code_ages
+from ocais.ingest.deid.dates import shift_findings
 from ocais.ingest.deid.keyed import pseudonymous_id, site_deid_config
 from ocais.schemas import (
     Case,
@@ -501,7 +502,10 @@ class _Run:
                     for h in patient.excluded
                     if h not in patient.hpo  # observed somewhere wins over ruled out elsewhere
                 ],
-                findings=patient.findings,
+                # dates move by the patient's keyed shift (ages were computed before)
+                findings=shift_findings(
+                    patient.findings, self.deid.secret.get_secret_value(), record_id, self.deid
+                ),
                 site=self.context.site,
                 synthetic=patient.synthetic,
                 provenance=Provenance(
@@ -511,6 +515,7 @@ class _Run:
                     record_hash=digest,
                     created_by=self.context.created_by,
                     knowledge_version=terms.version if terms is not None else None,
+                    parameters={"dates": "shifted per patient (keyed), intervals kept"},
                 ),
             )
         except ValidationError as exc:

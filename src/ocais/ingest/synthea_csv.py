@@ -39,6 +39,7 @@ from ocais.errors import InputTooLargeError, InvalidRecordError, UnsupportedForm
 from ocais.ingest.base import ReaderContext, Record, check_size, condition_mondo_id
 from ocais.ingest.deid import DeidConfig
 from ocais.ingest.deid.ages import top_code_ages
+from ocais.ingest.deid.dates import shift_findings
 from ocais.ingest.deid.keyed import pseudonymous_id, site_deid_config
 from ocais.schemas import (
     Case,
@@ -445,7 +446,10 @@ class SyntheaCsvReader:
                 deceased=patient.death is not None,
             ),
             phenotypes=phenotypes,
-            findings=patient.findings,
+            # dates move by the patient's keyed shift (ages and onsets were computed before)
+            findings=shift_findings(
+                patient.findings, deid.secret.get_secret_value(), record_id, deid
+            ),
             site=self.context.site,
             provenance=Provenance(
                 source=str(path),
@@ -454,7 +458,10 @@ class SyntheaCsvReader:
                 record_hash=patient.hasher.hexdigest(),
                 created_by=self.context.created_by,
                 knowledge_version=None if terms is None else terms.version,
-                parameters=self._counts(patient),
+                parameters={
+                    **self._counts(patient),
+                    "dates": "shifted per patient (keyed), intervals kept",
+                },
             ),
         )
         return top_code_ages(case)

@@ -16,11 +16,13 @@ dates (``Mar 2021``, ``03/2021``, ``2021-03``), which move by whole months (at l
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
+from typing import Any
 
 from ocais.ingest.deid.keyed import keyed_digest
 from ocais.ingest.deid.models import Candidate, PhiKind
@@ -68,6 +70,24 @@ def date_shift_days(secret: str, patient_key: str, *, min_days: int, max_days: i
     digest = keyed_digest(secret, _SHIFT_DOMAIN, patient_key)
     magnitude = min_days + int.from_bytes(digest[:8], "big") % (max_days - min_days + 1)
     return -magnitude if digest[8] & 1 else magnitude
+
+
+def shift_findings(findings: list[Any], secret: str, patient_key: str, config: Any) -> list[Any]:
+    """A patient's findings with every date moved by the patient's keyed shift (intervals
+    between them kept, never the real dates); ``config`` is the site's ``DeidConfig``."""
+    days = date_shift_days(
+        secret, patient_key, min_days=config.min_shift_days, max_days=config.max_shift_days
+    )
+    delta = dt.timedelta(days=days)
+    return [
+        f.model_copy(
+            update={
+                "date": None if f.date is None else f.date + delta,
+                "end_date": None if f.end_date is None else f.end_date + delta,
+            }
+        )
+        for f in findings
+    ]
 
 
 @dataclass(frozen=True, slots=True)
