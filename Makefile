@@ -32,7 +32,7 @@ endif
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,research]"
 	rm -f $(VENV)/.installed-[0-9a-f]* && touch $(STAMP)
 
 install: $(STAMP) $(LLM_STAMP) knowledge
@@ -46,7 +46,7 @@ $(LLAMA_WHEEL_STAMP): | $(STAMP)
 	touch $(LLAMA_WHEEL_STAMP)
 
 $(LLM_STAMP): $(STAMP) $(LLAMA_WHEEL_STAMP)
-	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,llm]"
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,research,llm]"
 	rm -f $(VENV)/.installed-llm-* && touch $(LLM_STAMP)
 
 install-llm: $(LLM_STAMP)
@@ -56,7 +56,7 @@ $(TEXT_STAMP): $(STAMP) $(LLM_STAMP)
 # torch first, pinned to its CPU build (2.13.0 here): resolving the extra's plain `torch`
 # would otherwise pull the much larger CUDA build; the extra then finds it installed.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,text,llm,llm-local,train]"
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e ".[dev,research,text,llm,llm-local,train]"
 	rm -f $(VENV)/.installed-text-* && touch $(TEXT_STAMP)
 
 install-text: $(TEXT_STAMP)

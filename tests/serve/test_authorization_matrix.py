@@ -68,6 +68,11 @@ MISSING_IDS = {
     "package": "9.9.9",  # a valid package name and version (both path parameters), not installed
 }
 
+STUDY = (
+    "name: s\ntarget: {medications: ['RxNorm:1']}\ncomparator: {medications: ['RxNorm:2']}\n"
+    "outcome: {conditions: ['SNOMED:3']}\n"
+)
+
 # "METHOD PATH" (as in the route table), optionally " | variant" for a second request shape.
 EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/health": {
@@ -348,6 +353,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "clinician/other": 403,
         "researcher": 400,
         "admin": 400,
+    },
+    # a study reads every record of the site: researchers and admins (an empty tiny store:
+    # both cohorts empty, the estimate withheld)
+    "POST /api/v1/studies": {
+        "body": {"definition": STUDY},
+        "anonymous": 401,
+        "clinician/own": 403,
+        "clinician/other": 403,
+        "researcher": 200,
+        "admin": 200,
     },
     "GET /api/v1/users": {
         "anonymous": 401,

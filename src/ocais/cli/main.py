@@ -21,6 +21,7 @@ from ocais.cli import (
     package,
     phenotypes,
     serve,
+    study,
     synth,
     users,
 )
@@ -55,6 +56,7 @@ app.add_typer(notes.app, name="notes")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.trust_app, name="trust")
 app.add_typer(package.app, name="package")
+app.add_typer(study.app, name="study")
 app.add_typer(ingest_app, name="ingest")
 app.command("predict")(predict)
 app.command("benchmark")(benchmark)

@@ -24,7 +24,7 @@ from ocais.serve import page
 from ocais.serve.errors import install_error_handlers
 from ocais.serve.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ocais.serve.predicting import TextExtractor, default_text_extractor
-from ocais.serve.routes import api_router, cds, packages
+from ocais.serve.routes import api_router, cds, packages, studies
 from ocais.serve.services import Services, build_app_services
 from ocais.serve.settings import ServeSettings
 from ocais.workflows import build_services
@@ -113,6 +113,7 @@ def create_app(
     app.include_router(packages.page_router)
     app.include_router(cds.router)
     app.include_router(cds.viewer_router)
+    app.include_router(studies.page_router)
     if page.STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     if serve_settings.cors_origins:

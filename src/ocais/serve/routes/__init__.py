@@ -23,6 +23,7 @@ def api_router() -> APIRouter:
         reports,
         search,
         session,
+        studies,
         users,
     )
 
@@ -43,6 +44,7 @@ def api_router() -> APIRouter:
         users,
         audit,
         packages,
+        studies,
     ):
         api.include_router(module.router)
     return api
