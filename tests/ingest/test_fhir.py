@@ -766,3 +766,45 @@ def test_hpo_coded_findings_and_absent_ones(tmp_path: Path) -> None:
     assert [(p.id, p.excluded) for p in in_memory[0].phenotypes] == [
         (p.id, p.excluded) for p in case.phenotypes
     ]
+
+
+def test_an_encounter_without_a_type_still_dates_care(tmp_path: Path) -> None:
+    """Studies measure observation time from every dated record: an Encounter without a type
+    is kept with its class as the code (or as an unknown encounter)."""
+    subject = {"reference": "Patient/p1"}
+    resources = [
+        {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1960-01-01"},
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "finished",
+            "subject": subject,
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "period": {"start": "2015-03-01", "end": "2015-03-01"},
+        },
+        {
+            "resourceType": "Encounter",
+            "id": "e2",
+            "status": "finished",
+            "subject": subject,
+            "class": {},
+            "period": {"start": "2016-03-01"},
+        },
+    ]
+    doc = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+    case = only_case(write_json(tmp_path / "visits.json", doc))
+    visits = sorted(
+        (f for f in case.findings if f.category is FindingCategory.ENCOUNTER),
+        key=lambda f: str(f.date),
+    )
+    assert [(f.code, f.system) for f in visits] == [
+        ("AMB", "http://terminology.hl7.org/CodeSystem/v3-ActCode"),
+        ("encounter", "unknown"),
+    ]
+    first, second = (f.date for f in visits)
+    assert first is not None and second is not None
+    assert (second - first).days == 366  # 2016 is a leap year: the interval is kept

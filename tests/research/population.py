@@ -80,8 +80,10 @@ def write_population(
             "Encounter",
             {
                 "status": "finished",
-                "class": {"code": "AMB"},
-                "type": [{"coding": [{"system": SNOMED, "code": "185349003"}]}],
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "AMB",
+                },
                 "subject": subject,
                 "period": {"start": first.isoformat(), "end": first.isoformat()},
             },
@@ -140,8 +142,10 @@ def write_population(
             "Encounter",
             {
                 "status": "finished",
-                "class": {"code": "AMB"},
-                "type": [{"coding": [{"system": SNOMED, "code": "185349003"}]}],
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "AMB",
+                },
                 "subject": subject,
                 "period": {"start": last, "end": last},
             },

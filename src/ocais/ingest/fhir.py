@@ -166,6 +166,15 @@ def _hpo_id(code: str) -> str | None:
     return f"HP:{digits}" if len(digits) == 7 and digits.isdigit() else None
 
 
+def _encounter_class(encounter: Any) -> list[tuple[str, str, str | None]]:
+    """An untyped Encounter's class (``AMB``, ``IMP``, ...; v3 ActCode) as its code, so its
+    dates still count as time under observation."""
+    kind = encounter.class_fhir
+    if kind is None or not kind.code:
+        return [("unknown", "encounter", None)]
+    return [(_system(kind.system), kind.code, kind.display)]
+
+
 def _absent(observation: Any) -> bool:
     """Does an Observation say its finding is absent (valueBoolean false, a negative value or
     interpretation)?"""
@@ -396,6 +405,8 @@ class _Run:
         try:
             for element in elements:
                 codes = _codes(_concept(model, path) if element is model else element.code)
+                if not codes and kind == "Encounter":
+                    codes = _encounter_class(model)  # a visit without a type still dates care
                 value, unit = _value(element) if kind == "Observation" else (None, None)
                 if codes:
                     findings.append(self._finding(category, codes, value, unit, start, end))
