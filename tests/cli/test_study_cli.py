@@ -66,3 +66,28 @@ def test_bad_definitions_are_refused_with_the_fix(cli: Cli, tmp_path: Path) -> N
     missing = cli("study", "run", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "out"))
     assert missing.exit_code == 2 and "configs/study-example.yaml" in missing.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_study_on_the_shared_synthea_export(cli: Cli, tmp_path: Path, synthea_zip: Path) -> None:
+    """The 100-patient Synthea export (CSV): lisinopril vs hydrochlorothiazide for hypertension.
+    Too few patients and events for any answer: the gate must withhold it, with the reasons,
+    and the attrition must show where the cohort went."""
+    imported = cli("ingest", str(synthea_zip), "--format", "synthea-csv")
+    assert imported.exit_code == 0, imported.stderr
+    definition = tmp_path / "study.yaml"
+    definition.write_text(
+        "name: lisinopril-vs-hctz\n"
+        'target: {medications: ["RxNorm:314076"]}\n'
+        'comparator: {medications: ["RxNorm:310798"]}\n'
+        'indication: {conditions: ["SNOMED:59621000"]}\n'
+        'outcome: {conditions: ["SNOMED:444814009"]}\n'
+        "washout_days: 180\n",
+        encoding="utf-8",
+    )
+    result = cli.json("study", "run", str(definition), "--out", str(tmp_path / "out"))
+    steps = [step["persons"] for step in result["attrition"]]
+    assert steps[0] > 0 and steps == sorted(steps, reverse=True)
+    assert steps[1] > 0, "some patients take one of the two drugs"
+    assert result["estimate"] is None and result["diagnostics"]["passed"] is False
+    assert result["diagnostics"]["reasons"]
+    assert (tmp_path / "out" / "result.json").is_file()
