@@ -81,7 +81,8 @@ def prediction_fhir(
     patient identifiers), the HPO terms it was made from as contained Observations in ``basis``,
     and one ``prediction`` per candidate (OMIM, Orphanet and MONDO codings, the posterior as
     ``probabilityDecimal``, rank and score in ``rationale``). Readable by whoever asked for the
-    prediction, or an admin; for anybody else it does not exist (404), as for feedback."""
+    prediction, an admin, and — for a prediction the EHR asked for (CDS Hooks) — any
+    clinician; for anybody else it does not exist (404)."""
     audit(request, prediction_id=prediction_id)
     resource = stored_risk_assessment(services.store, services.knowledge, principal, prediction_id)
     return Response(content=json.dumps(resource), media_type=FHIR_JSON)
