@@ -4,8 +4,6 @@ page (images inlined; nothing loaded from elsewhere)."""
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from html import escape
 from pathlib import Path
@@ -13,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ocais.evaluate.html import image, page, write_page
+from ocais.evaluate.plots import new_figure, png_base64
 from ocais.research.engine import (
     BALANCE_TABLE_ROWS,
     EQUIPOISE_BOUNDS,
@@ -27,12 +27,6 @@ from ocais.research.engine import (
 # the report: one self-contained HTML page, plots as inline base64 PNGs (matplotlib Agg, no pyplot)
 
 REPORT_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f2f2f2; } td.text, th.text { text-align: left; }
-img { max-width: 100%; } .note { color: #555; font-size: 0.9em; }
 .banner { padding: 0.8em 1em; border-radius: 4px; margin: 1em 0; }
 .banner.withheld { background: #fde8e8; border: 2px solid #c0392b; }
 .banner.passed { background: #e8f6ec; border: 2px solid #27ae60; }
@@ -59,26 +53,17 @@ def render_report(
         "<h2>Diagnostics</h2>",
         _diagnostics_table(result.diagnostics),
         "<h2>Propensity and preference scores</h2>",
-        _image(_scores_png(result), "propensity and preference score distributions by arm"),
+        image(_scores_png(result), "propensity and preference score distributions by arm"),
         '<p class="note">Shaded: the preference-score band [0.3, 0.7] of equipoise.</p>',
         "<h2>Covariate balance</h2>",
-        _image(_love_png(result), "balance (Love) plot before and after adjustment"),
+        image(_love_png(result), "balance (Love) plot before and after adjustment"),
         _balance_table(result),
         "<h2>Kaplan–Meier curves</h2>",
-        _image(_km_png(result), "Kaplan-Meier curves by arm"),
+        image(_km_png(result), "Kaplan-Meier curves by arm"),
     ]
     if result.calibration is not None:
         sections += ["<h2>Negative controls</h2>", _controls_section(result.calibration)]
-    html = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{REPORT_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(sections)
-        + "\n</body>\n</html>\n"
-    )
-    target = Path(out_dir) / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    return target
+    return write_page(page(title, "\n".join(sections), REPORT_CSS), Path(out_dir) / "report.html")
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -250,27 +235,8 @@ def _controls_section(calibration: Calibration) -> str:
     return f'<table id="controls">{header}{rows}</table><p class="note">{escape(summary)}</p>'
 
 
-def _image(data: str, alt: str) -> str:
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
-
-
-def _figure(width: float, height: float, columns: int = 1) -> tuple[Any, Any]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots(1, columns, squeeze=False)[0]
-
-
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _scores_png(result: AnalysisResult) -> str:
-    figure, axes = _figure(10, 3.6, columns=2)
+    figure, axes = new_figure(10, 3.6, columns=2)
     pairs = (
         ("propensity score", result.ps_target, result.ps_comparator),
         ("preference score", result.preference_target, result.preference_comparator),
@@ -292,13 +258,13 @@ def _scores_png(result: AnalysisResult) -> str:
     axes[1].axvspan(*EQUIPOISE_BOUNDS, color="grey", alpha=0.12)
     axes[0].legend(fontsize="small")
     figure.suptitle(f"Equipoise {result.diagnostics.equipoise:.2f}")
-    return _png(figure)
+    return png_base64(figure)
 
 
 def _love_png(result: AnalysisResult) -> str:
     rows = [r for r in result.balance if math.isfinite(r.smd_before)]
     rows = sorted(rows, key=lambda r: abs(r.smd_before))[-LOVE_PLOT_ROWS:]
-    figure, (axis,) = _figure(7.5, max(2.5, 0.28 * len(rows) + 1.2))
+    figure, (axis,) = new_figure(7.5, max(2.5, 0.28 * len(rows) + 1.2))
     positions = np.arange(len(rows))
     axis.scatter(
         [abs(r.smd_before) for r in rows],
@@ -316,11 +282,11 @@ def _love_png(result: AnalysisResult) -> str:
     axis.set_xlim(left=0)
     axis.grid(axis="x", alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
-    return _png(figure)
+    return png_base64(figure)
 
 
 def _km_png(result: AnalysisResult) -> str:
-    figure, (axis,) = _figure(7.5, 4.2)
+    figure, (axis,) = new_figure(7.5, 4.2)
     for curve, style, suffix in ((result.km, "-", "adjusted"), (result.km_naive, ":", "naive")):
         axis.step(
             curve.timeline,
@@ -342,4 +308,4 @@ def _km_png(result: AnalysisResult) -> str:
     axis.set_ylabel("survival without the outcome")
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower left")
-    return _png(figure)
+    return png_base64(figure)
