@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ocais.errors import ConfigError, PackageError
-from ocais.share.package import PICKLE_SUFFIXES, Payload, sha256_file
+from ocais.share.package import PICKLE_SUFFIXES, Payload
 
 MIN_CELL = 5  # per-disease figures of fewer cases are pooled (small-cell suppression)
 MODEL_FILES = ("model.json", "profiles.npz", "profiles.json")
-DATASET_REPORT = "report.json"
-DATASET_MANIFEST = "ocais-manifest.json"
+DATASET_REPORT = "report.json"  # ocais.synth.release.REPORT_FILE (imported lazily: scipy)
+DATASET_MANIFEST = "ocais-manifest.json"  # ocais.synth.release.MANIFEST_FILE
 ADAPTER_MANIFEST = "ocais-adapter.json"
 
 
@@ -40,18 +40,17 @@ def _json(path: Path) -> Any:
 
 def phenopacket_paths(folder: Path) -> list[Path]:
     """The phenopackets of a synthetic set: ``*.json`` except its manifest and report."""
-    skip = {DATASET_MANIFEST, DATASET_REPORT}
-    return sorted(p for p in folder.rglob("*.json") if p.is_file() and p.name not in skip)
+    from ocais.synth.release import REPORT_FILE, phenopacket_files
+
+    return [p for p in phenopacket_files(folder) if p.name != REPORT_FILE]
 
 
 def phenopackets_digest(folder: Path) -> str:
-    """SHA-256 over the sorted (relative path, sha256) of a set's phenopackets: how a model's
+    """:func:`ocais.synth.release.files_digest` of a set's phenopackets: how a model's
     training set is matched with the dataset package that carries it, at any site."""
-    digest = hashlib.sha256()
-    for path in phenopacket_paths(folder):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(bytes.fromhex(sha256_file(path)))
-    return digest.hexdigest()
+    from ocais.synth.release import files_digest
+
+    return files_digest(folder, phenopacket_paths(folder))
 
 
 def _diagnoses(paths: list[Path]) -> dict[str, str]:
@@ -71,7 +70,7 @@ def _diagnoses(paths: list[Path]) -> dict[str, str]:
 # --- dataset ----------------------------------------------------------------------------------
 def dataset_payload(folder: Path) -> Payload:
     from ocais.synth.privacy import SynthReport
-    from ocais.synth.release import check_gate, files_digest, phenopacket_files
+    from ocais.synth.release import check_gate, files_digest
 
     report_path = folder / DATASET_REPORT
     if not report_path.is_file():
@@ -98,11 +97,8 @@ def dataset_payload(folder: Path) -> Payload:
         )
     sources = report.provenance.parameters.get("sources") or {}
     expected = sources.get("synthetic_sha256")
-    if expected is not None:
-        released = phenopacket_files(folder)
-        released = [p for p in released if p.name != DATASET_REPORT]
-        if files_digest(folder, released) != expected:
-            raise PackageError(f"the phenopackets of {folder} are not those its report measured")
+    if expected is not None and files_digest(folder, packets) != expected:
+        raise PackageError(f"the phenopackets of {folder} are not those its report measured")
     files: dict[str, Path | bytes] = {p.relative_to(folder).as_posix(): p for p in packets}
     files[DATASET_REPORT] = report_path
     for extra in ("DATASET_CARD.md", DATASET_MANIFEST):
@@ -163,7 +159,8 @@ def _training_source(entry: dict[str, Any]) -> dict[str, Any]:
             described[key] = entry[key]
     if not path.is_dir():
         return described
-    described.setdefault("phenopackets_sha256", phenopackets_digest(path))
+    if "phenopackets_sha256" not in described:  # recorded when the model was fitted
+        described["phenopackets_sha256"] = phenopackets_digest(path)
     manifest = path / DATASET_MANIFEST
     if manifest.is_file():
         data = _json(manifest)

@@ -130,8 +130,14 @@ class Registry:
         return found
 
     def versions(self, name: str) -> list[Installed]:
-        check_name(name)
-        return [p for p in self.all() if p.manifest.name == name]
+        """The installed versions of ``name``, oldest first (reads that name's folder only)."""
+        folder = self.root / check_name(name)
+        if not folder.is_dir():
+            return []
+        found = [p for d in folder.iterdir() if (p := self._load(d)) is not None]
+        found = [p for p in found if p.manifest.name == name]
+        found.sort(key=lambda p: version_key(p.manifest.version))
+        return found
 
     def get(self, ref: str, kind: str | None = None) -> Installed:
         """``NAME`` (its latest version) or ``NAME@VERSION``; ``NotFoundError`` otherwise."""
