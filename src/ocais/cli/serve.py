@@ -9,7 +9,6 @@ store, create an admin first (``ocais users add NAME --role admin``) or pass ``-
 from __future__ import annotations
 
 import copy
-import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -22,19 +21,11 @@ from ocais.cli.context import CliState, console, emit_json, err_console, fail, s
 from ocais.errors import OcaisError
 from ocais.plugins import choose
 from ocais.serve.accounts import Accounts
+from ocais.serve.security import is_loopback
 from ocais.serve.settings import ServeSettings, load_serve_settings
 from ocais.workflows.types import available_predictors
 
 report_app = typer.Typer(help="Reports from the stored data.")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _log_config() -> dict[str, Any]:

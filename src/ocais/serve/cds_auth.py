@@ -11,7 +11,6 @@ host that authenticates), and ignores tokens it could not verify anyway.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import threading
 from pathlib import Path
@@ -20,18 +19,10 @@ from typing import Any
 import jwt
 
 from ocais.serve.errors import ApiError
+from ocais.serve.security import is_loopback
 
 ALGORITHMS = ["RS384", "ES384", "RS256", "ES256", "RS512", "ES512", "EdDSA"]
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _unauthorized(message: str, hint: str) -> ApiError:

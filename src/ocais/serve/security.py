@@ -30,6 +30,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import threading
@@ -248,3 +249,13 @@ _POOL = _RandomPool()
 def random_uuid() -> uuid.UUID:
     """A random (version 4) UUID, like ``uuid.uuid4()``, from pooled OS randomness."""
     return uuid.UUID(bytes=_POOL.take(16), version=4)
+
+
+def is_loopback(host: str) -> bool:
+    """Is ``host`` (a name, an IPv4/IPv6 address, ``[::1]``) this machine only?"""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

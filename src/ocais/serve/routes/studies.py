@@ -4,6 +4,7 @@ records; ``/studies``: the page researchers run and read them on. Through
 
 from __future__ import annotations
 
+import html
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,18 +48,14 @@ async def run(
         out = Path(folder)
         done = await run_in_threadpool(run_study, services.core, study, out)
         report = out / REPORT_FILE
-        html = report.read_text(encoding="utf-8") if report.is_file() else None
-    return {**done.result, "report_html": html}
+        shown = report.read_text(encoding="utf-8") if report.is_file() else None
+    return {**done.result, "report_html": shown}
 
 
 @page_router.get("/studies", name="studies.page")
 def page() -> HTMLResponse:
     """The study page (sign in on the main page first; researchers and admins)."""
-    return HTMLResponse(_PAGE.replace("{example}", _escape(EXAMPLE_YAML)))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return HTMLResponse(_PAGE.replace("{example}", html.escape(EXAMPLE_YAML, quote=False)))
 
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
