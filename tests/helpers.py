@@ -52,3 +52,30 @@ def fhir_bundle(patient_id: str = "fhir-1") -> dict[str, Any]:
     ]
     entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_serving(url: str, process: Any, seconds: float = 120) -> None:
+    """Wait for ``ocais serve`` (a ``subprocess.Popen``) to answer ``url/api/v1/health``."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/v1/health", timeout=2)
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError("ocais serve exited") from None
+            time.sleep(0.5)
+    raise AssertionError(f"ocais serve did not answer at {url} within {seconds:.0f} s")

@@ -8,7 +8,6 @@ background network features off: the page and the tests use no network beyond 12
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from ocais.serve import create_app
 from ocais.serve.app import Services
 from ocais.serve.predicting import default_text_extractor
 from ocais.serve.settings import ServeSettings
+from tests.helpers import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright, ViewportSize
@@ -50,13 +50,6 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

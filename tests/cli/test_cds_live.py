@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 
 from ocais.knowledge import default_release_dir
+from tests.helpers import free_port, wait_until_serving
 from tests.ingest.fhir_server import FhirTestServer, serve_fhir
 
 pytestmark = pytest.mark.slow
@@ -28,6 +27,14 @@ OCAIS = str(Path(sys.executable).parent / "ocais")
 PATIENT = "ehr-7781"
 SNOMED, HPO = "http://snomed.info/sct", "http://human-phenotype-ontology.org"
 TOKEN = "ehr-issued-token"
+#: the request's fhirAuthorization, as an EHR sends it
+AUTH = {
+    "access_token": TOKEN,
+    "token_type": "Bearer",
+    "expires_in": 300,
+    "scope": "patient/*.read",
+    "subject": "ocais-cds",
+}
 
 
 def chart() -> list[dict[str, Any]]:
@@ -78,13 +85,6 @@ def chart() -> list[dict[str, Any]]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def post(url: str, body: Any) -> tuple[int, Any]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -121,13 +121,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/api/v1/health", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, "ocais serve exited"
-                time.sleep(0.5)
+        wait_until_serving(url, proc)
         yield url
     finally:
         proc.terminate()
@@ -178,16 +172,9 @@ def test_prefetch_filled_from_the_templates(service: str, fhir: FhirTestServer) 
 
 def test_without_prefetch_the_fhir_server_is_read(service: str, fhir: FhirTestServer) -> None:
     fhir.clear_requests()
-    auth = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/*.read",
-        "subject": "ocais-cds",
-    }
     status, body = post(
         f"{service}/cds-services/ocais-rare-disease-differential",
-        request(fhirServer=fhir.base_url, fhirAuthorization=auth),
+        request(fhirServer=fhir.base_url, fhirAuthorization=AUTH),
     )
     assert status == 200, body
     assert "Marfan" in top_disease(body)
@@ -198,7 +185,7 @@ def test_without_prefetch_the_fhir_server_is_read(service: str, fhir: FhirTestSe
     fhir.token = "rotated"
     status, body = post(
         f"{service}/cds-services/ocais-rare-disease-differential",
-        request(fhirServer=fhir.base_url, fhirAuthorization=auth),
+        request(fhirServer=fhir.base_url, fhirAuthorization=AUTH),
     )
     fhir.token = TOKEN
     assert status == 412 and body["cards"] == []
@@ -239,20 +226,13 @@ def test_synthea_patients_from_the_fhir_server(
 ) -> None:
     patients = [r["id"] for r in synthea_server.resources if r["resourceType"] == "Patient"]
     assert len(patients) == 3
-    auth = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/*.read",
-        "subject": "ocais-cds",
-    }
     for patient in patients:
         call = {
             "hook": "patient-view",
             "hookInstance": str(uuid.uuid4()),
             "context": {"patientId": patient},
             "fhirServer": synthea_server.base_url,
-            "fhirAuthorization": auth,
+            "fhirAuthorization": AUTH,
         }
         status, body = post(f"{service}/cds-services/ocais-rare-disease-differential", call)
         assert status == 200, body

@@ -14,11 +14,9 @@ import gzip
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,19 +26,13 @@ from typing import Any
 import pytest
 
 from ocais.knowledge import default_release_dir
+from tests.helpers import free_port, wait_until_serving
 
 OCAIS = str(Path(sys.executable).parent / "ocais")
 A_COHORTS = ("ITPR1", "POGZ", "EHMT1", "RPGRIP1", "IKZF1", "SPTAN1", "GLI3", "IFT140", "GNAS")
 B_ONLY_COHORTS = ("SPINK5", "KMT2D", "TGFB3", "KDM6B", "NBAS", "AHDC1", "ATP13A2", "AIRE")
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -88,15 +80,8 @@ class Site:
         )
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/api/v1/health", timeout=5)
-                return url
-            except OSError:
-                assert proc.poll() is None, "ocais serve exited"
-                time.sleep(0.5)
-        raise AssertionError("ocais serve did not start")
+        wait_until_serving(url, proc)
+        return url
 
     def packages(self) -> list[str]:
         root = self.root / "data" / "packages"

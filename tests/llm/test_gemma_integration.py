@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from ocais.predict.base import create_predictor
 from ocais.predict.generative import RagPredictor
 from ocais.predict.phenotype import PhenotypeRanker
 from ocais.schemas import Case
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
@@ -44,13 +44,6 @@ def _need_llm_extra() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must install the llm extra (make install): {exc}")
         pytest.skip(f"the llm extra is not installed ({exc}); run `make install-llm`")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,14 +14,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from ocais.knowledge import KnowledgeBase
+from tests.helpers import free_port
 from tests.serve.conftest import AppFactory
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def running(app: FastAPI) -> Iterator[str]:
