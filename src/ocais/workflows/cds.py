@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ocais.errors import InvalidRecordError, NotFoundError, OcaisError
 from ocais.ingest.base import ReaderContext
 from ocais.ingest.fhir import FhirReader
-from ocais.schemas import Case, Sex
+from ocais.schemas import Case
 from ocais.workflows.predicting import text_observations
 from ocais.workflows.services import Services
 
@@ -128,17 +128,16 @@ def _entries(value: Any) -> list[dict[str, Any]]:
     return [value] if "resourceType" in value else []
 
 
-def chart(request: HookRequest, fetch: Fetch | None) -> tuple[dict[str, Any], str]:
-    """The patient's chart as one Bundle, and where it came from (``prefetch`` or
-    ``fhirServer``). Prefetch is used when it holds the Patient; otherwise the FHIR server named
-    in the request is read with its token; neither: ``CdsUnavailableError``."""
+def chart(request: HookRequest, fetch: Fetch | None) -> dict[str, Any]:
+    """The patient's chart as one Bundle. Prefetch is used when it holds the Patient; otherwise
+    the FHIR server named in the request is read with its token; neither:
+    ``CdsUnavailableError``."""
     prefetch = request.prefetch or {}
     patient = _entries(prefetch.get("patient"))
     if patient:
         resources = list(patient)
         for key in ("conditions", "observations"):
             resources += _entries(prefetch.get(key))
-        origin = "prefetch"
     elif request.fhirServer and fetch is not None:
         token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
         try:
@@ -154,7 +153,6 @@ def chart(request: HookRequest, fetch: Fetch | None) -> tuple[dict[str, Any], st
                 "patient/*.read",
             ) from exc
         resources = _entries(bundle)
-        origin = "fhirServer"
     else:
         raise CdsUnavailableError(
             "no prefetch of the patient and no fhirServer to read it from",
@@ -167,7 +165,7 @@ def chart(request: HookRequest, fetch: Fetch | None) -> tuple[dict[str, Any], st
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [{"resource": r} for r in kept],
-    }, origin
+    }
 
 
 @dataclass
@@ -177,8 +175,6 @@ class ChartCase:
     case: Case | None
     from_codes: int = 0
     from_text: int = 0
-    unreadable: int = 0  # resources the reader refused (invalid FHIR)
-    texts: list[str] = field(default_factory=list, repr=False)
 
 
 def read_chart(services: Services, bundle: dict[str, Any]) -> ChartCase:
@@ -193,13 +189,12 @@ def read_chart(services: Services, bundle: dict[str, Any]) -> ChartCase:
     reader = FhirReader(context)
     records = list(reader.read_document(bundle, "cds-hooks"))
     cases = [r for r in records if isinstance(r, Case)]
-    result = ChartCase(case=cases[0] if cases else None, unreadable=len(records) - len(cases))
+    result = ChartCase(case=cases[0] if cases else None)
     if result.case is None:
         return result
     case = result.case
     result.from_codes = len(case.phenotypes)
     texts = _uncoded_texts(bundle, case)
-    result.texts = texts
     known = {p.id for p in case.phenotypes}
     added = []
     for text in texts:
@@ -239,10 +234,6 @@ def _uncoded_texts(bundle: dict[str, Any], case: Case) -> list[str]:
         if kind in ("condition", "observation") and unmapped and finding.value is None:
             texts.append(finding.display or "")
     return [t.strip() for t in dict.fromkeys(texts) if t and t.strip()][:200]
-
-
-def sex_and_age(case: Case) -> tuple[Sex, float | None]:
-    return case.subject.sex, case.subject.age_years
 
 
 # --- cards ------------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ async def _answer(
     (with the audit entry) when ``store``."""
     services = _services(request)
     try:
-        bundle, _origin = await run_in_threadpool(chart, hook, fetch_chart)
+        bundle = await run_in_threadpool(chart, hook, fetch_chart)
     except CdsUnavailableError as exc:
         return 412, {
             "cards": [],
