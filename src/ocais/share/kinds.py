@@ -332,7 +332,10 @@ def _adapter_evaluation(data: Any) -> dict[str, Any] | None:
 # --- evaluation -------------------------------------------------------------------------------
 def evaluation_summary(folder: Path) -> dict[str, Any]:
     """Aggregate figures of a benchmark folder (``metrics.json``)."""
-    metrics = _benchmark_metrics(folder)
+    return _summary(_benchmark_metrics(folder))
+
+
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         "n_cases": metrics.get("n_cases"),
         "knowledge": metrics.get("knowledge"),
@@ -368,6 +371,7 @@ def _benchmark_metrics(folder: Path) -> dict[str, Any]:
 
 def evaluation_payload(folder: Path) -> Payload:
     metrics = _benchmark_metrics(folder)
+    evaluation = _summary(metrics)  # before the per-predictor entries are edited below
     shared = dict(metrics)
     shared.pop("skipped", None)  # record names of the evaluated site
     shared.pop("files", None)
@@ -394,7 +398,7 @@ def evaluation_payload(folder: Path) -> Payload:
             "min_cell": MIN_CELL,
         },
         lineage={"software": metrics.get("software")},
-        evaluation=evaluation_summary(folder),
+        evaluation=evaluation,
         knowledge=metrics.get("knowledge"),
     )
 
