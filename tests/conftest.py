@@ -87,8 +87,13 @@ TINY_HPOA_ROWS = [
 ]
 
 
+#: gene–disease links of the tiny release (ncbi id, symbol, disease): C has no gene
+TINY_GENES = [(1001, "GENEA", "OMIM:100001"), (1002, "GENEB", "OMIM:100002")]
+
+
 def write_tiny_release(directory: Path) -> Path:
-    """Write the tiny release (hp.obo + phenotype.hpoa) into ``directory``.
+    """Write the tiny release (hp.obo + phenotype.hpoa + genes_to_disease.txt) into
+    ``directory``.
 
     The ontology (is-a edges point up)::
 
@@ -117,6 +122,11 @@ def write_tiny_release(directory: Path) -> Path:
         for d, n, q, h, o, f, s, a in TINY_HPOA_ROWS
     ]
     (directory / "phenotype.hpoa").write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
+    genes = "".join(f"NCBIGene:{i}\t{s}\tMENDELIAN\t{d}\ttest\n" for i, s, d in TINY_GENES)
+    (directory / "genes_to_disease.txt").write_text(
+        "ncbi_gene_id\tgene_symbol\tassociation_type\tdisease_id\tsource\n" + genes,
+        encoding="utf-8",
+    )
     return directory
 
 

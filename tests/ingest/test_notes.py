@@ -28,8 +28,10 @@ def reader(tiny_kb, monkeypatch: pytest.MonkeyPatch) -> NotesReader:  # type: ig
 
 
 def test_text_file_becomes_a_deidentified_case(reader: NotesReader, tmp_path: Path) -> None:
-    (tmp_path / "jane_roe.txt").write_text(NOTE)
-    [case] = list(reader.read(tmp_path))
+    folder = tmp_path / "notes"  # tmp_path also holds the tiny HPO release (its .txt files)
+    folder.mkdir()
+    (folder / "jane_roe.txt").write_text(NOTE)
+    [case] = list(reader.read(folder))
     assert isinstance(case, Case)
     dumped = case.model_dump_json()
     for secret in (
@@ -55,7 +57,7 @@ def test_text_file_becomes_a_deidentified_case(reader: NotesReader, tmp_path: Pa
     assert any(m["family"] for m in mentions)
     assert case.provenance.parameters["phi_replaced"]["NAME"] >= 2
     # the same note read again is the same case (same id, same shifted dates)
-    [again] = list(reader.read(tmp_path))
+    [again] = list(reader.read(folder))
     assert isinstance(again, Case)
     assert (again.id, again.notes[0].text) == (case.id, stored)
 

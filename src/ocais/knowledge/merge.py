@@ -18,6 +18,9 @@ directory that :func:`ocais.knowledge.load_knowledge` loads like any other:
   biocuration ``OCAIS:merge[hpo3-<version>]``. Base ``NOT`` rows are kept while their disease
   is still in the newer export (and the newer export does not now assert the pair); base
   DECIPHER rows are kept unchanged, since the export has no DECIPHER diseases.
+* ``genes_to_disease.txt`` — the base release's gene–disease links (from its
+  ``genes_to_disease.txt`` or ``genes_to_phenotype.txt``) for the diseases of the merged
+  annotations, in HPO's ``genes_to_disease.txt`` format (``ocais.knowledge.genes``).
 * ``PROVENANCE.json`` — inputs with their SHA-256, versions, counts, date and attribution.
 
 The output is written to a temporary sibling directory, parsed back, and only then renamed into
@@ -42,6 +45,12 @@ from pydantic import BaseModel, ValidationError
 
 from ocais import __version__
 from ocais.errors import KnowledgeError
+from ocais.knowledge.genes import (
+    GENES_TO_DISEASE,
+    find_gene_file,
+    read_gene_links,
+    write_genes_to_disease,
+)
 from ocais.knowledge.hpoa import parse_hpoa
 from ocais.knowledge.ontology_files import parse_obo
 
@@ -71,7 +80,7 @@ ASPECT_ROOTS = (
 )
 _SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s*(EXACT|RELATED|BROAD|NARROW)?')
 _MARKER = "PROVENANCE.json"
-_OUTPUT_FILES = ("hp.obo", "phenotype.hpoa", _MARKER)
+_OUTPUT_FILES = ("hp.obo", "phenotype.hpoa", GENES_TO_DISEASE, _MARKER)
 
 
 class MergeReport(BaseModel):
@@ -105,6 +114,7 @@ class MergeReport(BaseModel):
     not_rows_kept: int
     not_rows_dropped: int
     decipher_rows: int
+    gene_links: int = 0  # (gene, disease) rows of genes_to_disease.txt (0: the base has none)
     seconds: float
 
 
@@ -515,7 +525,17 @@ def merge_release(base_dir: Path, newer_export: Path, out_dir: Path) -> MergeRep
         # parse back with the loaders' own parsers before publishing anything
         if parse_obo(tmp / "hp.obo").version != export.hpo_version:
             raise KnowledgeError("the merged hp.obo does not carry the newer version")
-        parse_hpoa(tmp / "phenotype.hpoa")
+        merged_rows = parse_hpoa(tmp / "phenotype.hpoa")
+        gene_file = find_gene_file(base_dir)
+        gene_input: dict[str, str] = {}
+        if gene_file is not None:
+            counts["gene_links"] = write_genes_to_disease(
+                read_gene_links(gene_file),
+                tmp / GENES_TO_DISEASE,
+                source=f"{gene_file.name} of the base release {base_rows.version}",
+                diseases=list(merged_rows.disease_names),
+            )
+            gene_input = {"path": str(gene_file.resolve()), "sha256": _sha256(gene_file)}
         report = MergeReport(
             out_dir=str(out_dir),
             base_hpo_version=base.version,
@@ -547,6 +567,7 @@ def merge_release(base_dir: Path, newer_export: Path, out_dir: Path) -> MergeRep
                     "sha256": _sha256(base_hpoa),
                     "version": base_rows.version,
                 },
+                **({"base_gene_links": gene_input} if gene_input else {}),
                 "newer_export": {
                     "path": str(newer_export.resolve()),
                     "sha256": _sha256(newer_export),
@@ -561,7 +582,9 @@ def merge_release(base_dir: Path, newer_export: Path, out_dir: Path) -> MergeRep
                 "base_annotations": base_rows.version,
                 "ocais": __version__,
             },
-            "outputs": {name: _sha256(tmp / name) for name in ("hp.obo", "phenotype.hpoa")},
+            "outputs": {
+                name: _sha256(tmp / name) for name in _OUTPUT_FILES if (tmp / name).is_file()
+            },
             "counts": {name: getattr(report, name) for name in _COUNT_FIELDS},
         }
         (tmp / _MARKER).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
