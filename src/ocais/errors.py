@@ -188,3 +188,10 @@ class PackageConflictError(PackageError):
     are immutable: publish a new version)."""
 
     code = "package_conflict"
+
+
+class GenomicInputError(OcaisError, ValueError):
+    """A VCF, variant list or gene list that cannot be used: unreadable, unknown assembly,
+    no gene annotations, a sample that is not in the file, an unknown gene."""
+
+    code = "genomic_input_invalid"

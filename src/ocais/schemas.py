@@ -106,6 +106,70 @@ class Diagnosis(_Model):
     status: Literal["confirmed", "provisional", "excluded"] = "confirmed"
 
 
+class Zygosity(StrEnum):
+    HETEROZYGOUS = "heterozygous"
+    HOMOZYGOUS = "homozygous"
+    HEMIZYGOUS = "hemizygous"
+    UNKNOWN = "unknown"
+
+
+class Classification(StrEnum):
+    """ACMG/AMP (and ClinVar) pathogenicity classes."""
+
+    PATHOGENIC = "pathogenic"
+    LIKELY_PATHOGENIC = "likely_pathogenic"
+    UNCERTAIN = "uncertain_significance"
+    LIKELY_BENIGN = "likely_benign"
+    BENIGN = "benign"
+
+
+class Impact(StrEnum):
+    """Predicted impact (snpEff / VEP IMPACT)."""
+
+    HIGH = "HIGH"
+    MODERATE = "MODERATE"
+    LOW = "LOW"
+    MODIFIER = "MODIFIER"
+
+
+class VariantCall(_Model):
+    """One variant allele the patient carries, as far as a gene is concerned: from a VCF
+    (annotated by snpEff, VEP, ClinVar) or a phenopacket's genomic interpretation."""
+
+    gene: str = Field(max_length=100, description="Gene symbol, or NCBIGene:/HGNC: id")
+    gene_id: str | None = Field(
+        default=None, max_length=100, description="NCBIGene:... or HGNC:..."
+    )
+    variant: str | None = Field(
+        default=None, max_length=500, description="chrom:pos ref>alt and/or HGVS, for display"
+    )
+    effect: str | None = Field(default=None, max_length=200, description="Sequence Ontology term")
+    impact: Impact | None = None
+    classification: Classification | None = None
+    zygosity: Zygosity = Zygosity.UNKNOWN
+
+
+class GenomicFile(_Model):
+    """A sequencing result the case points to (read when predicting, never stored)."""
+
+    uri: str = Field(max_length=4000, description="Local path or file:// URI of the VCF")
+    sample: str | None = Field(default=None, max_length=200, description="Sample column")
+    assembly: str | None = Field(default=None, max_length=50, description="As declared")
+
+
+class Genomics(_Model):
+    """The patient's genomic evidence: VCFs to read, variants already called, or a plain list of
+    candidate genes (symbols, ``NCBIGene:`` ids, ``HGNC:nnnn|SYMBOL``)."""
+
+    files: list[GenomicFile] = Field(default_factory=list, max_length=10)
+    variants: list[VariantCall] = Field(default_factory=list, max_length=200_000)
+    genes: list[str] = Field(default_factory=list, max_length=5000)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.files or self.variants or self.genes)
+
+
 class Provenance(_Model):
     """Where a derived object came from: enough to trace and reproduce it."""
 
@@ -132,6 +196,11 @@ class Case(_Model):
     site: str = "local"
     cohort: str | None = Field(default=None, description="Group the case belongs to, if any")
     synthetic: bool = False
+    genomics: Genomics | None = Field(
+        default=None,
+        description="Sequencing results (VCFs, variants, candidate genes): used to predict, "
+        "not stored unless asked (identifying)",
+    )
     provenance: Provenance
 
     @staticmethod
@@ -155,7 +224,9 @@ class Case(_Model):
 
     def content_hash(self) -> str:
         """Hash of the clinical content (not provenance timestamps): detects changed records."""
-        payload = self.model_dump(mode="json", exclude={"provenance"})
+        # a case without genomic evidence hashes as before that field existed
+        exclude = {"provenance"} if self.genomics is not None else {"provenance", "genomics"}
+        payload = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -220,11 +291,24 @@ class NextPhenotype(_Model):
     )
 
 
+class GeneSuggestion(_Model):
+    """A gene worth testing: a gene of one or more of the first candidates."""
+
+    symbol: str
+    gene_id: str = Field(description="NCBIGene:...")
+    candidates: list[str] = Field(default_factory=list, description="Candidates it explains")
+
+
 class Prediction(_Model):
     case_id: str | None = None
     predictor: str
     candidates: list[Candidate] = Field(default_factory=list)
     next_phenotypes: list[NextPhenotype] = Field(default_factory=list)
+    genes_to_test: list[GeneSuggestion] = Field(
+        default_factory=list,
+        description="Genes of the first candidates, as a panel (genomic predictor, when the "
+        "case gives no genomic data)",
+    )
     warnings: list[str] = Field(
         default_factory=list, description="Input problems handled (unknown/obsolete HPO ids)"
     )

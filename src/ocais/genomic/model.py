@@ -73,19 +73,24 @@ class GenotypeOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    genotype_weight: float = Field(1.0, ge=0, description="w: weight of the genotype log LR")
+    genotype_weight: float = Field(1.5, ge=0, description="w: weight of the genotype log LR")
     threshold: float = Field(0.5, ge=0, le=1, description="τ: pathogenicity a call needs")
     moderate_pathogenicity: float = Field(0.8, ge=0, le=1, description="p of a MODERATE call")
     unknown_pathogenicity: float = Field(0.8, ge=0, le=1, description="p without impact/class")
     background_rate: float = Field(0.1, gt=0, description="λ_b: background qualifying alleles")
-    miss_lr: float = Field(0.05, gt=0, le=1, description="ε: LR when no gene has a variant")
+    miss_lr: float = Field(1e-5, gt=0, le=1, description="ε: LR when no gene has a variant")
     no_gene_log_lr: float = Field(
-        -3.0, le=0, description="Log LR of a disease without a known gene, given genotypes"
+        -12.0, le=0, description="Log LR of a disease without a known gene, given genotypes"
     )
     gene_list_hit: float = Field(3.0, ge=0, description="Log LR of a listed gene's disease")
     gene_list_miss: float = Field(-1.5, le=0, description="Log LR of the others")
     use_inheritance: bool = Field(True, description="Compare zygosity with the mode")
     mondo_genes: bool = Field(True, description="Entries borrow their MONDO twins' genes")
+    phenotype_overrides: dict[str, float] = Field(
+        default_factory=lambda: {"unreported_penalty": 0.4, "noise_floor": 0.03},
+        description="Phenotype ranker options used instead of its own when genomic evidence "
+        "is given (the candidates are then few and similar; see decision 0017)",
+    )
 
 
 @dataclass
@@ -154,9 +159,7 @@ class GenotypeModel:
             if opts.mondo_genes and (not own or not modes):
                 twins = _twins(knowledge, disease)
                 if not own:
-                    own = sorted(
-                        {gene_index[g.id] for t in twins for g in genes.genes_of(t)}
-                    )
+                    own = sorted({gene_index[g.id] for t in twins for g in genes.genes_of(t)})
                 if not modes:
                     modes = frozenset().union(*(kb_modes.get(t, frozenset()) for t in twins))
             disease_genes.append(sorted(set(own)))
@@ -167,9 +170,7 @@ class GenotypeModel:
             for g in gene_rows:
                 self.diseases_of_gene[g].append(row)
         self.disease_genes = disease_genes
-        recessive_only = np.array(
-            [bool(m) and not (m & DOMINANT) for m in self.modes], dtype=bool
-        )
+        recessive_only = np.array([bool(m) and not (m & DOMINANT) for m in self.modes], dtype=bool)
         log_miss = math.log(opts.miss_lr)
         # no qualifying allele in any gene: ε, or ε² when both alleles were missed (recessive)
         self._miss = np.where(recessive_only, 2 * log_miss, log_miss)
@@ -229,8 +230,10 @@ class GenotypeModel:
     def _gene_log_lr(self, hit: GeneHit, modes: frozenset[Inheritance]) -> tuple[float, Any]:
         opts = self.options
         lam_b = opts.background_rate
-        candidates = modes if (modes and opts.use_inheritance) else frozenset(
-            {Inheritance.AUTOSOMAL_DOMINANT, Inheritance.AUTOSOMAL_RECESSIVE}
+        candidates = (
+            modes
+            if (modes and opts.use_inheritance)
+            else frozenset({Inheritance.AUTOSOMAL_DOMINANT, Inheritance.AUTOSOMAL_RECESSIVE})
         )
         best, best_mode = -math.inf, None
         for mode in candidates:

@@ -144,9 +144,7 @@ def _silence_htslib() -> Any:
 
 
 def _is_bgzf(head: bytes) -> bool:
-    return (
-        len(head) >= 16 and head[:2] == b"\x1f\x8b" and head[3] & 4 == 4 and head[12:14] == b"BC"
-    )
+    return len(head) >= 16 and head[:2] == b"\x1f\x8b" and head[3] & 4 == 4 and head[12:14] == b"BC"
 
 
 def _open(path: Path, pysam: Any) -> Any:
@@ -155,7 +153,7 @@ def _open(path: Path, pysam: Any) -> Any:
     try:
         if head[:2] == b"\x1f\x8b" and not _is_bgzf(head):
             # plain gzip: htslib cannot seek in it by path, but reads it as a stream
-            return pysam.VariantFile(gzip.open(path, "rb"))  # noqa: SIM115 - closed by caller
+            return pysam.VariantFile(gzip.open(path, "rb"))
         return pysam.VariantFile(str(path))
     except (ValueError, OSError) as exc:
         raise GenomicInputError(
@@ -314,9 +312,7 @@ class _Annotator:
             return out
         if key == "GENE":
             symbols = {s.strip() for v in _values(info, "GENE") for s in _GENE_SPLIT.split(v)}
-            return [
-                _Annotation(s, None, None, None, None, None) for s in sorted(symbols) if s
-            ]
+            return [_Annotation(s, None, None, None, None, None) for s in sorted(symbols) if s]
         return []
 
     @staticmethod
@@ -326,7 +322,9 @@ class _Annotator:
         mine = [p for p in parsed if p[0] == allele] or parsed
         out = []
         for p in mine:
-            hgvs = " ".join(x for x in (p[9] if len(p) > 9 else "", p[10] if len(p) > 10 else "") if x)
+            hgvs = " ".join(
+                x for x in (p[9] if len(p) > 9 else "", p[10] if len(p) > 10 else "") if x
+            )
             gene_id = p[4] if len(p) > 4 and p[4] else None
             out.append(
                 _Annotation(
@@ -424,8 +422,8 @@ def read_vcf(
     if size > max_bytes:
         raise InputTooLargeError(
             f"{path.name} is {size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit",
-            hint="pass an exome or a region-filtered VCF, or raise the limit "
-            "(OCAIS_GENOMIC_MAX_VCF_MB)",
+            hint="pass an exome or a region-filtered VCF (bcftools view -R), or build the "
+            "genomic predictor with a larger max_vcf_mb",
         )
     pysam = _silence_htslib()
     vcf = _open(path, pysam)
@@ -470,7 +468,9 @@ def read_vcf(
                             and a.classification not in classified
                         ):
                             continue
-                        position = f"{record.chrom}:{record.pos} {_short(record.ref)}>{_short(allele)}"
+                        position = (
+                            f"{record.chrom}:{record.pos} {_short(record.ref)}>{_short(allele)}"
+                        )
                         shown = f"{position} {a.hgvs}" if a.hgvs else position
                         result.variants.append(
                             VariantCall(

@@ -42,6 +42,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "package_invalid": 422,
     "package_untrusted": 403,
     "package_conflict": 409,
+    "genomic_input_invalid": 422,
 }
 
 #: Codes of plain HTTP errors (unknown routes, wrong methods, ...).
