@@ -13,6 +13,7 @@ from ocais import __version__
 from ocais.cli import (
     cases,
     finetune,
+    genomic,
     keys,
     knowledge,
     learn,
@@ -57,6 +58,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.trust_app, name="trust")
 app.add_typer(package.app, name="package")
 app.add_typer(study.app, name="study")
+app.add_typer(genomic.app, name="genomic")
 app.add_typer(ingest_app, name="ingest")
 app.command("predict")(predict)
 app.command("benchmark")(benchmark)
