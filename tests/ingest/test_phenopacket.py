@@ -185,3 +185,78 @@ def test_real_archive_reads_every_case(real_kb, phenopacket_archive: Path) -> No
     assert {d.disease_id for c in cases for d in c.diagnoses} == diseases
     assert sum(len(c.observed) for c in cases) == observed
     assert sum(len(c.excluded) for c in cases) == excluded
+
+
+def genomic_packet(packet_id: str = "G1") -> dict:  # type: ignore[type-arg]
+    """A packet with a VCF beside it and a genomic interpretation (het pathogenic FBN1)."""
+    data = packet(packet_id)
+    data["files"] = [
+        {
+            "uri": "file://g1.vcf.gz",
+            "individualToFileIdentifiers": {"proband": "SAMPLE_7"},
+            "fileAttributes": {"fileFormat": "vcf", "genomeAssembly": "GRCh38"},
+        },
+        {"uri": "file://notes.pdf", "fileAttributes": {"fileFormat": "pdf"}},
+    ]
+    descriptor = {
+        "id": "v1",
+        "geneContext": {"valueId": "HGNC:3603", "symbol": "FBN1"},
+        "expressions": [{"syntax": "hgvs.c", "value": "NM_000138.5:c.1A>T"}],
+        "vcfRecord": {
+            "genomeAssembly": "hg38",
+            "chrom": "chr15",
+            "pos": "48700000",
+            "ref": "C",
+            "alt": "T",
+        },
+        "allelicState": {"id": "GENO:0000135", "label": "heterozygous"},
+    }
+    data["interpretations"][0]["diagnosis"]["genomicInterpretations"] = [
+        {
+            "subjectOrBiosampleId": "proband",
+            "interpretationStatus": "CAUSATIVE",
+            "variantInterpretation": {
+                "acmgPathogenicityClassification": "PATHOGENIC",
+                "variationDescriptor": descriptor,
+            },
+        },
+        {
+            "subjectOrBiosampleId": "proband",
+            "interpretationStatus": "REJECTED",
+            "gene": {"valueId": "HGNC:1", "symbol": "NOPE"},
+        },
+        {
+            "subjectOrBiosampleId": "proband",
+            "interpretationStatus": "CANDIDATE",
+            "gene": {"valueId": "HGNC:2200", "symbol": "COL1A1"},
+        },
+    ]
+    return data
+
+
+def test_sequencing_results_are_read_not_their_content(tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "g1.json").write_text(json.dumps(genomic_packet()))
+    [case] = read_all(folder)
+    assert isinstance(case, Case) and case.genomics is not None
+    [vcf] = case.genomics.files  # the PDF is not a VCF
+    assert vcf.uri == str((folder / "g1.vcf.gz").resolve()), "relative to the packet's folder"
+    assert (vcf.sample, vcf.assembly) == ("SAMPLE_7", "GRCh38")
+    [call] = case.genomics.variants
+    assert (call.gene, call.gene_id, call.zygosity, call.classification) == (
+        "FBN1",
+        "HGNC:3603",
+        "heterozygous",
+        "pathogenic",
+    )
+    assert call.variant is not None and "c.1A>T" in call.variant
+    assert case.genomics.genes == ["HGNC:2200|COL1A1"], "rejected genes are left out"
+    plain = read_all(_write(tmp_path / "plain.json", packet("P9")))[0]
+    assert isinstance(plain, Case) and plain.genomics is None
+    assert "genomics" not in json.dumps(plain.model_dump(mode="json", exclude_none=True))
+
+
+def _write(path: Path, data: dict) -> Path:  # type: ignore[type-arg]
+    path.write_text(json.dumps(data))
+    return path

@@ -292,3 +292,22 @@ def test_generated_fhir_population_import(tmp_path: Path, real_kb) -> None:
     assert by_category["condition"] == counts["Condition"]
     assert by_category["medication"] == counts["MedicationRequest"]
     repo.close()
+
+
+def test_genomic_evidence_is_not_stored_unless_asked(
+    repo: Repository, context: ReaderContext, tmp_path: Path
+) -> None:
+    from tests.ingest.test_phenopacket import genomic_packet
+
+    source = write_jsonl(tmp_path / "g.jsonl", [genomic_packet("G1")])
+    import_path(repo, source, context=context)
+    stored = repo.get_case(repo.list_cases()[0].id)
+    assert stored is not None and stored.genomics is None
+    import_path(
+        repo,
+        write_jsonl(tmp_path / "g2.jsonl", [genomic_packet("G2")]),
+        context=context,
+        keep_genomics=True,
+    )
+    kept = [repo.get_case(c.id) for c in repo.list_cases()]
+    assert any(c is not None and c.genomics and c.genomics.variants for c in kept)

@@ -100,6 +100,14 @@ def ingest(
             "synthetic sets). Without it, clinicians see only the cases they created.",
         ),
     ] = False,
+    keep_genomics: Annotated[
+        bool,
+        typer.Option(
+            "--keep-genomics",
+            help="Also store the cases' genomic evidence (variants, VCF paths, candidate "
+            "genes). Without it, it is dropped: genotypes identify a person.",
+        ),
+    ] = False,
 ) -> None:
     """Import patient cases from a file, folder or archive (Phenopacket v2, FHIR R4
     Bundle/NDJSON, Synthea CSV, notes); the default: ocais ingest PATH runs this command.
@@ -133,6 +141,7 @@ def ingest(
                 on_progress=lambda n, r: progress.update(task, completed=n, rejected=r),
                 on_indexed=lambda n: progress.update(task, indexed=n),
                 shared=shared,
+                keep_genomics=keep_genomics,
             )
     except ImportAbortedError as exc:
         raise _aborted(exc, rejects, as_json=cli.json_output) from exc

@@ -152,3 +152,16 @@ def check_terms(phenotypes: list[PhenotypeObservation], terms: TermResolver | No
             obs = obs.model_copy(update={"id": current})
         seen.setdefault((obs.id, obs.excluded), obs)
     return TermCheck(list(seen.values()), issues)
+
+
+def local_file(uri: str) -> Path | None:
+    """The path a ``file:`` URI or plain path names (``file:///abs``, ``file://rel/x`` and
+    ``file:rel`` as phenopackets write them, percent-decoded); ``None`` for other schemes."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri.strip())
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.netloc + parsed.path))
+    if parsed.scheme == "" or len(parsed.scheme) == 1:  # a plain or Windows drive path
+        return Path(uri.strip())
+    return None

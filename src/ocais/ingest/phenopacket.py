@@ -28,18 +28,30 @@ from google.protobuf.json_format import ParseDict, ParseError
 from phenopackets import Phenopacket
 
 from ocais.errors import InvalidRecordError, UnsupportedFormatError
-from ocais.ingest.base import ReaderContext, Record, check_size, check_terms, sha256_text
+from ocais.ingest.base import (
+    ReaderContext,
+    Record,
+    check_size,
+    check_terms,
+    local_file,
+    sha256_text,
+)
 from ocais.ingest.deid.ages import top_code_ages
 from ocais.ingest.parallel import parse_in_workers
 from ocais.schemas import (
     Case,
+    Classification,
     Diagnosis,
     Finding,
     FindingCategory,
+    GenomicFile,
+    Genomics,
     PhenotypeObservation,
     Provenance,
     Sex,
     Subject,
+    VariantCall,
+    Zygosity,
     iso_duration_years,
 )
 
@@ -274,6 +286,7 @@ class PhenopacketReader:
             site=self.context.site,
             cohort=_cohort(member),
             synthetic=_marked_synthetic(packet),
+            genomics=_genomics(packet, source),
             provenance=Provenance(
                 source=source,
                 source_format=self.name,
@@ -295,6 +308,93 @@ def _marked_synthetic(packet: Any) -> bool:
     return any(
         ref.id.startswith(SYNTHETIC_REFERENCE) for ref in packet.meta_data.external_references
     )
+
+
+_ALLELIC_STATES = {
+    "GENO:0000135": Zygosity.HETEROZYGOUS,
+    "GENO:0000136": Zygosity.HOMOZYGOUS,
+    "GENO:0000134": Zygosity.HEMIZYGOUS,
+    "GENO:0000458": Zygosity.HETEROZYGOUS,  # simple heterozygous
+    "GENO:0000402": Zygosity.HETEROZYGOUS,  # compound heterozygous (one call per allele)
+}
+_ACMG = {
+    "PATHOGENIC": Classification.PATHOGENIC,
+    "LIKELY_PATHOGENIC": Classification.LIKELY_PATHOGENIC,
+    "UNCERTAIN_SIGNIFICANCE": Classification.UNCERTAIN,
+    "LIKELY_BENIGN": Classification.LIKELY_BENIGN,
+    "BENIGN": Classification.BENIGN,
+}
+_REJECTED = 1  # GenomicInterpretation.InterpretationStatus.REJECTED
+
+
+def _genomics(packet: Any, source: str) -> Genomics | None:
+    """The packet's sequencing results: its ``files`` of format VCF (paths relative to the
+    packet's folder) and its genomic interpretations (genes; variants with ACMG class and
+    allelic state). Rejected interpretations are left out."""
+    from phenopackets import AcmgPathogenicityClassification
+
+    files = []
+    for file in packet.files:
+        attributes = dict(file.file_attributes)
+        fmt = str(attributes.get("fileFormat") or attributes.get("file_format") or "").lower()
+        uri = file.uri.strip()
+        looks_vcf = uri.lower().endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf"))
+        if not uri or (fmt and fmt not in ("vcf", "bcf")) or (not fmt and not looks_vcf):
+            continue
+        samples = list(dict(file.individual_to_file_identifiers).items())
+        subject = packet.subject.id
+        sample = dict(samples).get(subject) if subject else None
+        if sample is None and len(samples) == 1:
+            sample = samples[0][1]
+        files.append(
+            GenomicFile(
+                uri=_beside(uri, source),
+                sample=sample or None,
+                assembly=attributes.get("genomeAssembly") or None,
+            )
+        )
+    variants: list[VariantCall] = []
+    genes: list[str] = []
+    for interpretation in packet.interpretations:
+        for found in interpretation.diagnosis.genomic_interpretations:
+            if found.interpretation_status == _REJECTED:
+                continue
+            if found.HasField("gene"):
+                symbol = found.gene.symbol
+                genes.append(f"{found.gene.value_id}|{symbol}" if symbol else found.gene.value_id)
+                continue
+            if not found.HasField("variant_interpretation"):
+                continue
+            variant = found.variant_interpretation
+            descriptor = variant.variation_descriptor
+            context = descriptor.gene_context
+            if not (context.symbol or context.value_id):
+                continue
+            record = descriptor.vcf_record
+            shown = [e.value for e in descriptor.expressions if e.syntax in ("hgvs.c", "hgvs.p")]
+            if record.chrom:
+                shown.insert(0, f"{record.chrom}:{record.pos} {record.ref}>{record.alt}")
+            acmg = AcmgPathogenicityClassification.Name(variant.acmg_pathogenicity_classification)
+            variants.append(
+                VariantCall(
+                    gene=context.symbol or context.value_id,
+                    gene_id=context.value_id or None,
+                    variant=" ".join(shown)[:500] or descriptor.label[:500] or None,
+                    classification=_ACMG.get(acmg),
+                    zygosity=_ALLELIC_STATES.get(descriptor.allelic_state.id, Zygosity.UNKNOWN),
+                )
+            )
+    if not (files or variants or genes):
+        return None
+    return Genomics(files=files, variants=variants, genes=genes)
+
+
+def _beside(uri: str, source: str) -> str:
+    """A relative ``file:`` URI or path, resolved against the packet's folder."""
+    path = local_file(uri)
+    if path is None or path.is_absolute() or "!" in source:  # remote, absolute, in an archive
+        return uri
+    return str((Path(source).parent / path).resolve())
 
 
 def _sex_name(value: int) -> str:

@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ocais.knowledge import KnowledgeBase, disease_url
+from ocais.knowledge.genes import GeneTable
 from ocais.predict.matrices import top_rows
-from ocais.schemas import GroupMember
+from ocais.schemas import Candidate, GeneSuggestion, GroupMember
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -257,3 +258,28 @@ def group_candidates(
 
 def _finite(value: float) -> float | None:
     return round(float(value), 6) if np.isfinite(value) else None
+
+
+#: "genes worth testing": the genes of the first candidates, at most this many
+PANEL_CANDIDATES = 10
+PANEL_MAX_GENES = 25
+
+
+def gene_panel(table: GeneTable | None, candidates: Sequence[Candidate]) -> list[GeneSuggestion]:
+    """The genes of the first candidates (every entry of each disease), in candidate order: a
+    panel to test when the patient has no sequencing result yet."""
+    if table is None:
+        return []
+    panel: dict[str, GeneSuggestion] = {}
+    for candidate in candidates[:PANEL_CANDIDATES]:
+        entries = [m.id for m in candidate.members] or [candidate.disease_id]
+        for entry in entries:
+            for gene in table.genes_of(entry):
+                found = panel.get(gene.id)
+                if found is None:
+                    if len(panel) >= PANEL_MAX_GENES:
+                        continue
+                    found = panel[gene.id] = GeneSuggestion(symbol=gene.symbol, gene_id=gene.id)
+                if candidate.disease_id not in found.candidates:
+                    found.candidates.append(candidate.disease_id)
+    return list(panel.values())

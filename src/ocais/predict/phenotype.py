@@ -48,7 +48,9 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from ocais import __version__
+from ocais.errors import KnowledgeError
 from ocais.knowledge import KnowledgeBase
+from ocais.knowledge.genes import GeneTable, load_gene_table
 from ocais.predict.demographics import Demographics
 from ocais.predict.evidence import (
     RowFacts,
@@ -57,7 +59,7 @@ from ocais.predict.evidence import (
     next_phenotypes,
     row_facts,
 )
-from ocais.predict.groups import DiseaseGroups, group_candidates, top_groups
+from ocais.predict.groups import DiseaseGroups, gene_panel, group_candidates, top_groups
 from ocais.predict.matrices import DEFAULT_NAMESPACES, DiseaseMatrices, build_matrices
 from ocais.predict.terms import CaseTerms, case_terms
 from ocais.schemas import Candidate, Case, Prediction, Provenance
@@ -158,6 +160,14 @@ class PhenotypeRanker:
         self._row_facts: OrderedDict[int, RowFacts] = OrderedDict()
         self._ancestor_masks: dict[int, npt.NDArray[np.bool_]] = {}
         self._descendant_masks: dict[int, npt.NDArray[np.bool_]] = {}
+
+    @cached_property
+    def gene_table(self) -> GeneTable | None:
+        """The release's gene–disease links ("genes worth testing"); ``None`` without them."""
+        try:
+            return load_gene_table(self.kb)
+        except KnowledgeError:
+            return None
 
     @property
     def state(self) -> RankerState:
@@ -386,6 +396,7 @@ class PhenotypeRanker:
             predictor=self.name,
             candidates=candidates,
             next_phenotypes=questions,
+            genes_to_test=gene_panel(self.gene_table, candidates),
             warnings=warnings,
             provenance=self.provenance(),
         )

@@ -96,8 +96,12 @@ def import_path(
     on_progress: ProgressCallback | None = None,
     on_committed: BatchCallback | None = None,
     run_settings: dict[str, Any] | None = None,
+    keep_genomics: bool = False,
 ) -> ImportReport:
-    """Import every record of ``path`` into ``repo``; see the module docstring for the modes."""
+    """Import every record of ``path`` into ``repo``; see the module docstring for the modes.
+
+    A case's genomic evidence (variants, VCF references, candidate genes) is identifying: it is
+    dropped before writing unless ``keep_genomics``."""
     reader = (
         detect_reader(path, context)
         if source_format == "auto"
@@ -111,6 +115,7 @@ def import_path(
             "skip_invalid": skip_invalid,
             "batch_size": batch_size,
             "site": context.site,
+            "keep_genomics": keep_genomics,
             **({"skipped": skipped} if skipped else {}),
             **(run_settings or {}),
         },
@@ -125,6 +130,8 @@ def import_path(
     started = time.perf_counter()
     try:
         records = reader.read(path)
+        if not keep_genomics:
+            records = map(_without_genomics, records)
         if skip_invalid:
             _import_batches(
                 repo, records, report, batch_size, on_progress, None, on_committed=on_committed
@@ -162,6 +169,12 @@ def import_path(
             rejects=report.rejects,
         )
     return report
+
+
+def _without_genomics(record: Record) -> Record:
+    if isinstance(record, Case) and record.genomics is not None:
+        return record.model_copy(update={"genomics": None})
+    return record
 
 
 def _split(batch: list[Record], report: ImportReport) -> list[Case]:

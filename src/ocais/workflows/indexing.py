@@ -154,6 +154,7 @@ def import_and_index(
     on_indexed: Callable[[int], None] | None = None,
     shared: bool = False,
     run_settings: Mapping[str, Any] | None = None,
+    keep_genomics: bool = False,
 ) -> ImportOutcome:
     """Import ``path`` and index every committed batch at once (see the module docstring).
 
@@ -210,6 +211,7 @@ def import_and_index(
         on_progress=on_progress,
         on_committed=index_batch,
         run_settings=stamp,
+        keep_genomics=keep_genomics,
     )
     if search is not None and not error:
         repo.update_run(report.run_id, settings={"index": INDEX_DONE})
