@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 
 from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
-from ocais.schemas import Case, PhenotypeObservation, Prediction, Sex
+from ocais.schemas import Case, Genomics, PhenotypeObservation, Prediction, Sex, VariantCall
 from ocais.serve.schemas.predict import (
     MentionOut,
     PredictInputOut,
@@ -128,9 +128,10 @@ class _Query:
     excluded: tuple[str, ...]
     sex: Sex
     age: float | None
+    genomics: Genomics | None = None
 
     def case(self) -> Case:
-        return query_case(self.observed, self.excluded, self.sex, self.age)
+        return query_case(self.observed, self.excluded, self.sex, self.age, self.genomics)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,20 @@ class ServedPrediction:
                 b"}",
             )
         )
+
+
+GENOMIC_PREDICTOR = "genomic"
+
+
+def _genomics(request: PredictRequest) -> Genomics | None:
+    """The request's candidate genes and variants (``None`` when it gives neither)."""
+    case = request.case
+    if case is None or not (case.genes or case.variants):
+        return None
+    return Genomics(
+        genes=list(case.genes),
+        variants=[VariantCall(**v.model_dump()) for v in case.variants],
+    )
 
 
 class PredictionService:
@@ -207,8 +222,12 @@ class PredictionService:
             unmapped = self._llm_suggestions(unmapped)
         observed, excluded, sex, age = query.observed, query.excluded, query.sex, query.age
         explanation = None
-        if (request.predictor or self.predictor.name) == self.predictor.name and not (
-            request.explain
+        if query.genomics is not None and request.predictor is None:
+            request = request.model_copy(update={"predictor": GENOMIC_PREDICTOR})
+        if (
+            (request.predictor or self.predictor.name) == self.predictor.name
+            and not request.explain
+            and query.genomics is None
         ):
             answer = self._predict(observed, excluded, sex, age, request.top_k)
         else:  # another predictor, or an explanation: not cached (an LLM may fail)
@@ -279,6 +298,7 @@ class PredictionService:
             excluded,
             request.case.sex if request.case else Sex.UNKNOWN,
             request.case.age_years if request.case else None,
+            _genomics(request),
         )
 
     def _llm_suggestions(self, unmapped: list[UnmappedOut]) -> list[UnmappedOut]:
@@ -329,6 +349,11 @@ class PredictionService:
                 request.top_k,
                 actor=actor,
                 explain_it=request.explain,
+            )
+        if query.genomics is not None and predictor.name != GENOMIC_PREDICTOR:
+            prediction.warnings.append(
+                f"the genes and variants were not used: predictor {predictor.name!r} ranks "
+                f"phenotypes only (use {GENOMIC_PREDICTOR!r})"
             )
         return Answer.of(prediction), written
 

@@ -8,11 +8,12 @@ same request gives the same answer in both shells.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from ocais.errors import InvalidRecordError, UnknownTermError
+from ocais.errors import ConfigError, InvalidRecordError, UnknownTermError
 from ocais.knowledge import KnowledgeBase
 from ocais.predict.base import Predictor
-from ocais.schemas import Case, Prediction, Sex
+from ocais.schemas import Case, GenomicFile, Genomics, Prediction, Sex
 
 
 def resolve_terms(
@@ -48,11 +49,12 @@ def query_case(
     excluded: Sequence[str],
     sex: Sex = Sex.UNKNOWN,
     age_years: float | None = None,
+    genomics: Genomics | None = None,
     *,
     source: str = "api",
 ) -> Case:
     """The case a prediction request stands for (one validation of plain data: cheap)."""
-    return Case.model_validate(
+    case = Case.model_validate(
         {
             "id": source,
             "subject": {"sex": sex, "age_years": age_years},
@@ -61,6 +63,9 @@ def query_case(
             "provenance": {"source": source, "source_format": source},
         }
     )
+    if genomics is not None:
+        case.genomics = genomics
+    return case
 
 
 def predict_terms(
@@ -73,11 +78,14 @@ def predict_terms(
     top_k: int = 10,
     source: str = "api",
     from_text: bool = False,
+    genomics: Genomics | None = None,
 ) -> Prediction:
     """Rank every disease for (term id, excluded) pairs and demographics (``from_text``: the
-    pairs were read from a text, which the error for "no finding" says)."""
+    pairs were read from a text, which the error for "no finding" says), with the patient's
+    genomic evidence if any."""
     observed, excluded = resolve_terms(knowledge, observations, from_text=from_text)
-    return predictor.predict(query_case(observed, excluded, sex, age_years, source=source), top_k)
+    case = query_case(observed, excluded, sex, age_years, genomics, source=source)
+    return predictor.predict(case, top_k)
 
 
 def predict_case(predictor: Predictor, case: Case, top_k: int = 10) -> Prediction:
@@ -102,6 +110,7 @@ def predict_text(
     age_years: float | None = None,
     top_k: int = 10,
     source: str = "api",
+    genomics: Genomics | None = None,
 ) -> Prediction:
     """Rank every disease for a clinician's free-text description."""
     return predict_terms(
@@ -113,4 +122,35 @@ def predict_text(
         top_k=top_k,
         source=source,
         from_text=True,
+        genomics=genomics,
     )
+
+
+def patient_genomics(
+    predictor: Predictor,
+    *,
+    vcf: Path | None = None,
+    sample: str | None = None,
+    genes: Sequence[str] = (),
+    given: Genomics | None = None,
+) -> Genomics | None:
+    """The genomic evidence of a request: a VCF (read once now, so that a bad file is a clear
+    error before ranking; the predictor keeps the calls in memory only), candidate genes, and
+    what a case already carries (``given``). ``None`` when there is none.
+
+    Raises :class:`~ocais.errors.GenomicInputError` for an unusable VCF, and
+    :class:`~ocais.errors.ConfigError` when the predictor cannot use genomic evidence.
+    """
+    genomics = given.model_copy(deep=True) if given is not None else Genomics()
+    genomics.genes.extend(g.strip() for g in genes if g.strip())
+    if vcf is not None:
+        read_file = getattr(predictor, "read_file", None)
+        if not callable(read_file):
+            raise ConfigError(
+                f"predictor {predictor.name!r} does not read VCFs",
+                hint="use --predictor genomic",
+            )
+        uri = str(vcf.expanduser().resolve())
+        read_file(uri, sample)  # validates (and caches) the file
+        genomics.files.append(GenomicFile(uri=uri, sample=sample))
+    return None if genomics.empty else genomics

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from ocais.schemas import HpoId, Prediction, Sex
+from ocais.schemas import Classification, HpoId, Impact, Prediction, Sex, Zygosity
 from ocais.serve.schemas.common import Strict
 
 MAX_PHENOTYPES = 500
+MAX_GENES = 500
+MAX_VARIANTS = 1000
 
 
 class PhenotypeInput(Strict):
@@ -17,12 +26,41 @@ class PhenotypeInput(Strict):
     excluded: bool = Field(default=False, description="True: explicitly absent in the patient")
 
 
+class VariantInput(Strict):
+    """A variant the patient carries, as a sequencing report states it (never stored)."""
+
+    gene: str = Field(min_length=1, max_length=100, description="Symbol or NCBIGene:/HGNC: id")
+    zygosity: Zygosity = Zygosity.UNKNOWN
+    classification: Classification | None = Field(
+        default=None, description="ACMG/AMP class, if the report gives one"
+    )
+    impact: Impact | None = Field(default=None, description="Predicted impact (snpEff/VEP)")
+    effect: str | None = Field(default=None, max_length=200, description="e.g. missense_variant")
+    variant: str | None = Field(
+        default=None, max_length=500, description="HGVS or chrom:pos ref>alt, shown as given"
+    )
+
+
 class CaseInput(Strict):
-    """A case as structured data: phenotypes, sex, age. No identifiers, no text."""
+    """A case as structured data: phenotypes, sex, age, and optionally the patient's candidate
+    genes or variants (used to rank with the ``genomic`` predictor, never stored or logged).
+    No identifiers, no text."""
 
     phenotypes: list[PhenotypeInput] = Field(default_factory=list, max_length=MAX_PHENOTYPES)
     sex: Sex = Sex.UNKNOWN
     age_years: float | None = Field(default=None, ge=0, le=150)
+    genes: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=MAX_GENES,
+        description="Candidate genes without genotypes (a panel's or a report's list): symbols, "
+        "NCBIGene:2200, or HGNC:3603|FBN1",
+    )
+    variants: list[VariantInput] = Field(
+        default_factory=list,
+        max_length=MAX_VARIANTS,
+        description="Variants from a sequencing report (VCFs: use `ocais predict --vcf` or a "
+        "phenopacket's files)",
+    )
 
 
 class PredictRequest(Strict):
@@ -41,8 +79,9 @@ class PredictRequest(Strict):
     predictor: str | None = Field(
         default=None,
         pattern=r"^[a-z][a-z0-9_-]{0,39}$",
-        description="A registered predictor (phenotype, resnik, rag, llm, ...); default: the "
-        "one the site serves (OCAIS_SERVE_PREDICTOR)",
+        description="A registered predictor (phenotype, genomic, resnik, rag, llm, ...); "
+        "default: the one the site serves (OCAIS_SERVE_PREDICTOR), or genomic when the case "
+        "gives genes or variants",
     )
     explain: bool = Field(
         default=False,

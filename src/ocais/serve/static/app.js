@@ -5,6 +5,7 @@
 import { ApiError, createApi, csrfFromCookie, errorBox } from "./api.js";
 import { demographicsFrom } from "./cues.js";
 import { fill, h, percent } from "./dom.js";
+import { MAX_GENES, mergeGenes, parseGenes } from "./genes.js";
 import { TOP_K, casePayload, createTurn } from "./turn.js";
 
 const EXAMPLE =
@@ -28,6 +29,7 @@ const els = {
   conversation: $("conversation"),
   composer: $("composer"),
   text: $("case-text"),
+  genes: $("case-genes"),
   send: $("send"),
   announcer: $("announcer"),
   footer: $("footer-info"),
@@ -163,6 +165,11 @@ function intro() {
         }),
         h("li", { text: "Diseases are ranked with the evidence for and against each one." }),
         h("li", { text: "Answer the suggested questions to narrow the differential." }),
+        h("li", {
+          text:
+            "Candidate genes from a sequencing report or panel, if you have them, rank diseases " +
+            "on genotype too; without them I suggest genes worth testing.",
+        }),
       ),
     ),
   );
@@ -175,6 +182,8 @@ function resetConversation() {
   state.names.clear();
   els.conversation.replaceChildren(intro());
   els.text.value = "";
+  els.genes.value = "";
+  els.genes.setCustomValidity("");
 }
 
 function latestTurn() {
@@ -209,7 +218,18 @@ function thinking() {
 
 async function send() {
   const text = els.text.value.trim();
-  if (!text || state.sending) return;
+  if (state.sending) return;
+  if (!text) {
+    els.text.focus();
+    return;
+  }
+  const typedGenes = parseGenes(els.genes.value);
+  if (typedGenes.length > MAX_GENES) {
+    els.genes.setCustomValidity(`List at most ${MAX_GENES} genes`);
+    els.genes.reportValidity();
+    return;
+  }
+  els.genes.setCustomValidity("");
   state.sending = true;
   els.send.setAttribute("aria-disabled", "true");
   const previous = latestTurn();
@@ -219,8 +239,9 @@ async function send() {
         phenotypes: previous.model.phenotypes.map((p) => ({ ...p })),
         sex: previous.model.sex,
         age: previous.model.age,
+        genes: mergeGenes(previous.model.genes, typedGenes),
       }
-    : { phenotypes: [], sex: "unknown", age: null };
+    : { phenotypes: [], sex: "unknown", age: null, genes: typedGenes };
   if (cues.sex && (model.sex === "unknown" || !model.sex)) model.sex = cues.sex;
   if (cues.age !== null && (model.age === null || model.age === undefined)) model.age = cues.age;
 
@@ -237,7 +258,8 @@ async function send() {
   if (
     structured.phenotypes.length ||
     structured.sex !== "unknown" ||
-    structured.age_years !== null
+    structured.age_years !== null ||
+    structured.genes
   ) {
     body.case = structured;
   }
@@ -250,6 +272,7 @@ async function send() {
     pending.replaceWith(turn.el);
     const top = turn.apply(response, { fromText: true });
     els.text.value = "";
+    els.genes.value = ""; // the genes are the case's now: the reply's findings show and edit them
     turn.el.scrollIntoView({ block: "start" });
     turn.heading.focus({ preventScroll: true });
     const n = turn.model.phenotypes.length;
@@ -297,6 +320,7 @@ async function openLinkedPrediction() {
       phenotypes: terms.map((t) => ({ id: t.id, label: t.label, excluded: t.excluded })),
       sex: stored.sex,
       age: stored.age_years,
+      genes: [],
     };
     const response = await api.post("/predict", { case: casePayload(model), top_k: TOP_K });
     const turn = createTurn(context, state.turns.length + 1, model, []);
@@ -328,6 +352,7 @@ els.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   send();
 });
+els.genes.addEventListener("input", () => els.genes.setCustomValidity(""));
 els.text.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();

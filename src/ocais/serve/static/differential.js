@@ -1,8 +1,20 @@
-// The ranked differential: rank, disease, probability bar, and the evidence behind each one.
+// The ranked differential: rank, disease, probability bar, and the evidence behind each one
+// (with the patient's genotype, when the case lists candidate genes or variants).
 
 import { h, icon, percent, srOnly, uid } from "./dom.js";
 
 const SHOWN_FIRST = 5;
+
+/** Modes of inheritance, as `evidence.genotype.inheritance` codes them. */
+const MODES = {
+  AD: "autosomal dominant",
+  AR: "autosomal recessive",
+  XLD: "X-linked dominant",
+  XLR: "X-linked recessive",
+  XL: "X-linked",
+  MT: "mitochondrial",
+  YL: "Y-linked",
+};
 
 function frequencyText(frequency) {
   if (frequency === null || frequency === undefined) return null;
@@ -64,6 +76,62 @@ function evidenceCounts(ev) {
   return parts.join(" · ");
 }
 
+/** "likely_pathogenic" → "likely pathogenic"; null stays null. */
+function words(value) {
+  return value ? String(value).replace(/_/g, " ") : null;
+}
+
+/**
+ * The genotype line under a candidate's name: what the patient's genes say for the disease
+ * (a carried gene, its qualifying variants) or against it (none of its genes qualifies).
+ */
+function genotypeLine(genotype) {
+  if (!genotype || !genotype.summary) return null;
+  const tone = genotype.log_lr > 0 ? "for" : genotype.log_lr < 0 ? "against" : "neutral";
+  return h(
+    "p",
+    { class: `genotype genotype--${tone}` },
+    h("span", { class: "genotype__label", text: "Genotype:" }),
+    " ",
+    h("span", { class: "genotype__summary", text: genotype.summary }),
+  );
+}
+
+function callItem(call) {
+  const impact = call.impact ? `${words(call.impact).toLowerCase()} impact` : null;
+  return [
+    h("span", { class: "why__term why__variant", text: call.variant || "Variant (not described)" }),
+    h("span", {
+      class: "why__meta",
+      text: [words(call.zygosity), words(call.effect), impact, words(call.classification)]
+        .filter(Boolean)
+        .join(" · "),
+    }),
+  ];
+}
+
+/** The genotype evidence, in full: the summary, the disease's inheritance, the calls. */
+function genotypeSection(genotype) {
+  if (!genotype) return null;
+  const modes = (genotype.inheritance || []).map((m) => MODES[m] || m);
+  return h(
+    "div",
+    { class: "why__section why__section--wide" },
+    h("h4", { class: "why__title", text: "Genotype" }),
+    h("p", { class: "why__genotype", text: genotype.summary }),
+    modes.length
+      ? h("p", { class: "why__meta", text: `Inheritance: ${modes.join(", ")}` })
+      : null,
+    genotype.gene
+      ? evidenceList(
+          genotype.calls,
+          `No variant given: ${genotype.gene} is listed as a candidate gene.`,
+          callItem,
+        )
+      : null,
+  );
+}
+
 function whySection(title, body) {
   return h("div", { class: "why__section" }, h("h4", { class: "why__title", text: title }), body);
 }
@@ -118,6 +186,7 @@ function candidateItem(candidate, view) {
     h(
       "div",
       { class: "why__body" },
+      genotypeSection(ev.genotype),
       whySection(
         "Matched findings",
         evidenceList(ev.matched, "No reported finding matches.", matchedItem),
@@ -161,6 +230,7 @@ function candidateItem(candidate, view) {
               })
             : null,
         ),
+        genotypeLine(ev.genotype),
       ),
       h(
         "div",

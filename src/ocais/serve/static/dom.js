@@ -109,3 +109,34 @@ export function percent(value) {
   if (pct >= 0.1) return `${pct.toFixed(1)}%`;
   return "<0.1%";
 }
+
+/**
+ * Copy `text` to the clipboard: true when copied. Where the clipboard API is refused (an
+ * insecure origin, no permission), a hidden text area is copied instead; false when that fails
+ * too (the text is then to be selected and copied by hand). Keyboard focus stays where it was.
+ */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const active = document.activeElement;
+    const area = h("textarea", {
+      class: "visually-hidden",
+      readonly: true,
+      tabindex: "-1",
+      "aria-hidden": "true",
+    });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    try {
+      return document.execCommand("copy");
+    } catch {
+      return false;
+    } finally {
+      area.remove();
+      if (active && active.isConnected) active.focus();
+    }
+  }
+}

@@ -1,8 +1,10 @@
 // The case's findings as chips (present / absent; remove, negate), a term autocomplete to add
-// more, and sex and age. Every change calls `onChange(description)`: the turn predicts again.
+// more, sex and age, and the candidate genes (optional). Every change calls
+// `onChange(description)`: the turn predicts again.
 
 import { termCombobox } from "./combobox.js";
 import { h, icon, keepFocus, srOnly, uid } from "./dom.js";
+import { MAX_GENES, genesCount, genesText, parseGenes } from "./genes.js";
 
 const SEXES = [
   ["unknown", "Not given"],
@@ -59,7 +61,7 @@ function chip(finding, editable, handlers) {
 
 /**
  * The findings editor of one turn. `model` holds {phenotypes: [{id, label, excluded}], sex,
- * age}; `notCounted` lists mentions left out (family history, uncertain).
+ * age, genes}; `notCounted` lists mentions left out (family history, uncertain).
  */
 export function findingsSection({ api, model, onChange }) {
   const titleId = uid("findings-title");
@@ -118,6 +120,41 @@ export function findingsSection({ api, model, onChange }) {
       onChange(value === null ? "Age removed" : `Age: ${value} years`);
     },
   });
+
+  const genesId = uid("genes");
+  const genes = h("input", {
+    id: genesId,
+    autocomplete: "off",
+    autocapitalize: "characters",
+    spellcheck: "false",
+    placeholder: "Optional, e.g. FBN1, TGFBR2",
+    onchange: () => commitGenes(),
+    onkeydown: (event) => {
+      if (event.key === "Enter" && !event.isComposing) {
+        event.preventDefault();
+        commitGenes();
+      }
+    },
+    oninput: () => genes.setCustomValidity(""),
+  });
+
+  function commitGenes() {
+    const list = parseGenes(genes.value);
+    if (list.length > MAX_GENES) {
+      genes.setCustomValidity(`List at most ${MAX_GENES} genes`);
+      genes.reportValidity();
+      return;
+    }
+    genes.setCustomValidity("");
+    genes.value = genesText(list);
+    if (genesText(list) === genesText(model.genes)) return;
+    model.genes = list;
+    onChange(
+      list.length
+        ? `Candidate genes: ${list.length <= 3 ? genesText(list) : genesCount(list)}`
+        : "Candidate genes removed",
+    );
+  }
 
   const handlers = {
     toggle(id) {
@@ -182,6 +219,7 @@ export function findingsSection({ api, model, onChange }) {
   function syncDemographics() {
     sex.value = model.sex || "unknown";
     if (document.activeElement !== age) age.value = model.age === null ? "" : String(model.age);
+    if (document.activeElement !== genes) genes.value = genesText(model.genes);
   }
 
   const editor = h(
@@ -208,6 +246,12 @@ export function findingsSection({ api, model, onChange }) {
         h("label", { for: ageId, text: "Age (years)" }),
         age,
       ),
+    ),
+    h(
+      "div",
+      { class: "field findings__genes" },
+      h("label", { for: genesId, text: "Candidate genes" }),
+      genes,
     ),
   );
 
@@ -248,7 +292,9 @@ export function findingsSection({ api, model, onChange }) {
       const bits = [];
       if (model.sex && model.sex !== "unknown") bits.push(`Sex: ${model.sex}`);
       if (model.age !== null && model.age !== undefined) bits.push(`age: ${model.age} years`);
-      readOnlyDemo.textContent = bits.join(", ");
+      if (model.genes && model.genes.length) bits.push(`genes: ${genesText(model.genes)}`);
+      const text = bits.join(", ");
+      readOnlyDemo.textContent = text.charAt(0).toUpperCase() + text.slice(1);
       readOnlyDemo.hidden = !bits.length;
     },
   };

@@ -1,7 +1,8 @@
 // "Ask next": the phenotypes that best separate the top candidates, as chips. Choosing one asks
 // "present or absent?"; the answer becomes a finding and the differential is ranked again.
+// "Genes worth testing": the genes of the first candidates, as a panel to copy.
 
-import { fill, h, icon, uid } from "./dom.js";
+import { copyText, fill, h, icon, uid } from "./dom.js";
 
 /**
  * `nextPhenotypes`: the prediction's next_phenotypes; `names`: disease id → name (for the
@@ -116,5 +117,57 @@ export function questionsSection({ nextPhenotypes, names, onAnswer }) {
     ),
     h("ul", { class: "next-chips", "aria-labelledby": titleId }, chips),
     panel,
+  );
+}
+
+/**
+ * "Genes worth testing" from the prediction's `genes_to_test` ({symbol, gene_id, candidates:
+ * [disease ids]}; given when the case lists no genes): each gene with the candidates it would
+ * explain (`names`: disease id → name), and "Copy panel" (the symbols, one a line). Null when
+ * there is none.
+ */
+export function genesSection({ genesToTest, names }) {
+  const genes = (genesToTest || []).filter((g) => g && g.symbol);
+  if (!genes.length) return null;
+  const titleId = uid("genes-title");
+  const status = h("span", { class: "genes__status", role: "status" });
+  const copy = h(
+    "button",
+    {
+      type: "button",
+      class: "button button--secondary genes__copy",
+      dataset: { focusKey: "genes:copy" },
+      onclick: async () => {
+        const n = genes.length;
+        status.textContent = (await copyText(genes.map((g) => g.symbol).join("\n")))
+          ? `Copied ${n} gene${n === 1 ? "" : "s"} to the clipboard.`
+          : "Select the genes and copy them with Ctrl+C.";
+      },
+    },
+    "Copy panel",
+  );
+  const items = genes.map((gene) => {
+    const diseases = (gene.candidates || []).map((id) => names.get(id) || id);
+    return h(
+      "li",
+      { class: "genes__item", dataset: { gene: gene.gene_id || gene.symbol } },
+      h("span", { class: "genes__symbol", title: gene.gene_id || null, text: gene.symbol }),
+      " ",
+      diseases.length
+        ? h("span", { class: "genes__for", text: `for ${diseases.join("; ")}` })
+        : null,
+    );
+  });
+  return h(
+    "section",
+    { class: "genes", "aria-labelledby": titleId },
+    h(
+      "div",
+      { class: "section-head" },
+      h("h3", { id: titleId, class: "section-title", text: "Genes worth testing" }),
+      h("p", { class: "section-note", text: "The genes of the first candidates, as a panel" }),
+    ),
+    h("ul", { class: "genes__list", "aria-labelledby": titleId }, items),
+    h("div", { class: "genes__actions" }, copy, status),
   );
 }

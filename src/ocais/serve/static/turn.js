@@ -7,20 +7,26 @@ import { h, keepFocus, percent, uid } from "./dom.js";
 import { explainer } from "./explain.js";
 import { feedbackForm } from "./feedback.js";
 import { findingsSection } from "./findings.js";
+import { genesCount } from "./genes.js";
 import { letterRequest, letterWriter } from "./letter.js";
-import { questionsSection } from "./questions.js";
+import { genesSection, questionsSection } from "./questions.js";
 import { loadSimilar } from "./similar.js";
 import { unmappedSection } from "./unmapped.js";
 
 export const TOP_K = 10;
 
-/** The structured case of a model, as `POST /predict` takes it. */
+/**
+ * The structured case of a model, as `POST /predict` takes it; `genes` only when the clinician
+ * listed some (the service then ranks on genotype too).
+ */
 export function casePayload(model) {
-  return {
+  const payload = {
     phenotypes: model.phenotypes.map((p) => ({ id: p.id, excluded: p.excluded })),
     sex: model.sex || "unknown",
     age_years: model.age === undefined ? null : model.age,
   };
+  if (model.genes && model.genes.length) payload.genes = [...model.genes];
+  return payload;
 }
 
 function rememberLabels(labels, response) {
@@ -36,7 +42,8 @@ function rememberLabels(labels, response) {
 
 /**
  * A reply. `ctx`: {api, labels: Map id→label, names: Map disease id→name, announce(text)}.
- * `model`: {phenotypes: [{id, label, excluded}], sex, age} — the case this reply ranks.
+ * `model`: {phenotypes: [{id, label, excluded}], sex, age, genes: [symbols]} — the case this
+ * reply ranks.
  * `notes`: what the doctor typed up to this reply (a referral letter is written from it).
  */
 export function createTurn(ctx, number, model, notes = []) {
@@ -171,9 +178,12 @@ export function createTurn(ctx, number, model, notes = []) {
             repredict(`${term.label}: ${excluded ? "absent" : "present"}`);
           },
         });
+    const panel = frozen
+      ? null
+      : genesSection({ genesToTest: response.prediction.genes_to_test, names });
     keepFocus(
       nextSlot,
-      () => nextSlot.replaceChildren(...(section ? [section] : [])),
+      () => nextSlot.replaceChildren(...[section, panel].filter(Boolean)),
       () => heading,
     );
   }
@@ -215,6 +225,7 @@ export function createTurn(ctx, number, model, notes = []) {
     const n = model.phenotypes.length;
     meta.textContent = [
       `${n} finding${n === 1 ? "" : "s"}`,
+      model.genes && model.genes.length ? genesCount(model.genes) : null,
       `${prediction.predictor} ranker`,
       provenance.knowledge_version ? `HPO ${provenance.knowledge_version}` : null,
     ]
