@@ -23,23 +23,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+# one option at a time around the defaults (docs/decisions/0017), and LIRICAL-like settings
 DEFAULT_GRID: dict[str, list[Any]] = {
-    "miss_lr": [0.2, 0.01, 0.001, 0.0001],
-    "no_gene_log_lr": [0.0, -1.5, -6.0, -10.0],
+    "miss_lr": [0.05, 0.01, 0.0001],
+    "no_gene_log_lr": [0.0, -3.0, -12.0],
+    "genotype_weight": [1.0, 2.0],
     "background_rate": [0.02, 0.3],
-    "threshold": [0.7, 0.9],
+    "threshold": [0.9],
     "moderate_pathogenicity": [0.6],
-    "use_inheritance": [False],
+    "inheritance": ["poisson", "off"],
     "mondo_genes": [False],
-    "genotype_weight": [0.5, 2.0],
+    "phenotype_overrides": [{}],
 }
 DEFAULT_EXTRA: list[dict[str, Any]] = [
-    {"miss_lr": 0.001, "no_gene_log_lr": -6.0},
-    {"miss_lr": 0.001, "no_gene_log_lr": -10.0},
-    {"miss_lr": 0.0001, "no_gene_log_lr": -10.0},
-    {"miss_lr": 0.001, "no_gene_log_lr": -6.0, "use_inheritance": False},
-    {"miss_lr": 0.001, "no_gene_log_lr": -6.0, "background_rate": 0.02},
-    {"miss_lr": 0.001, "no_gene_log_lr": -6.0, "genotype_weight": 2.0},
+    {  # LIRICAL's constants with the phenotype ranker as it is
+        "miss_lr": 0.05,
+        "no_gene_log_lr": -3.0,
+        "genotype_weight": 1.0,
+        "inheritance": "poisson",
+        "phenotype_overrides": {},
+    },
+    {"miss_lr": 0.01, "no_gene_log_lr": -3.0},  # a milder filter
 ]
 
 

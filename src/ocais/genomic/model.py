@@ -10,11 +10,15 @@ predicted impact (HIGH 0.95, MODERATE ``moderate_pathogenicity``, LOW 0.1, MODIF
 (a bare gene annotation) ``unknown_pathogenicity``. Calls with p ≥ τ qualify; a gene's allele
 count k = Σ p · copies (heterozygous 1, homozygous 2, hemizygous 1 — 2 for X-linked modes).
 
-**Per gene and mode.** With λ_d the alleles the mode needs (1 dominant, 2 recessive) and λ_b the
-background rate of qualifying alleles in a gene, LR = Pois(k'; λ_d) / Pois(k'; λ_b) =
-(λ_d/λ_b)^k' · e^{λ_b − λ_d}, k' = min(k, λ_d). Diseases without an annotated mode take the
-better of dominant and recessive. A recessive disease with one qualifying allele gets the same
-formula (k' ≈ 1), which is what "down-weighted, not removed" asks of a missed second allele.
+**Per gene and mode.** With λ_d the alleles the mode needs (1 dominant, 2 recessive) and λ_b
+the background rate of qualifying alleles in a gene, one allele of a dominant disease is worth
+L₁ = log[Pois(1; 1) / Pois(1; λ_b)] = log(1/λ_b) + λ_b − 1 (LIRICAL's ratio). The default
+(``inheritance="consistency"``) gives a gene min(k/λ_d, 1) · L₁: a recessive disease with both
+alleles is worth what a dominant one with its one allele is, one with a single allele half —
+"down-weighted, not removed" (the second allele may be missed). ``"poisson"`` is LIRICAL's
+ratio itself, (λ_d/λ_b)^k' · e^{λ_b − λ_d} with k' = min(k, λ_d), which also rewards two alleles
+over one; ``"off"`` ignores zygosity. Diseases without an annotated mode take the better of
+dominant and recessive. Measured in docs/decisions/0017.
 
 **Per disease.** The best of its genes. No qualifying allele in any of its genes: ``miss`` =
 ε (dominant) or ε² (recessive), as LIRICAL; a disease with no known gene: ``no_gene_log_lr``.
@@ -31,7 +35,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -80,17 +84,42 @@ class GenotypeOptions(BaseModel):
     background_rate: float = Field(0.1, gt=0, description="λ_b: background qualifying alleles")
     miss_lr: float = Field(1e-5, gt=0, le=1, description="ε: LR when no gene has a variant")
     no_gene_log_lr: float = Field(
-        -12.0, le=0, description="Log LR of a disease without a known gene, given genotypes"
+        -6.0, le=0, description="Log LR of a disease without a known gene, given genotypes"
     )
     gene_list_hit: float = Field(3.0, ge=0, description="Log LR of a listed gene's disease")
     gene_list_miss: float = Field(-1.5, le=0, description="Log LR of the others")
-    use_inheritance: bool = Field(True, description="Compare zygosity with the mode")
+    inheritance: Literal["poisson", "consistency", "off"] = Field(
+        "consistency",
+        description="Zygosity against the mode: poisson (LIRICAL: λ_d alleles expected), "
+        "consistency (the share of the alleles the mode needs), off",
+    )
     mondo_genes: bool = Field(True, description="Entries borrow their MONDO twins' genes")
     phenotype_overrides: dict[str, float] = Field(
-        default_factory=lambda: {"unreported_penalty": 0.4, "noise_floor": 0.03},
+        default_factory=lambda: {
+            "unreported_penalty": 0.4,
+            "noise_floor": 0.03,
+            "not_penalty": 1.0,
+        },
         description="Phenotype ranker options used instead of its own when genomic evidence "
         "is given (the candidates are then few and similar; see decision 0017)",
     )
+
+
+def impact_pathogenicity(impact: Impact | None, options: GenotypeOptions) -> float:
+    """p of a call known by its predicted impact only (``None``: a bare gene annotation)."""
+    if impact is None:
+        return options.unknown_pathogenicity
+    return {
+        Impact.HIGH: 0.95,
+        Impact.MODERATE: options.moderate_pathogenicity,
+        Impact.LOW: 0.1,
+        Impact.MODIFIER: 0.02,
+    }[impact]
+
+
+def qualifying_impacts(options: GenotypeOptions) -> frozenset[Impact]:
+    """The impacts whose calls can qualify (p ≥ τ): what a VCF reader needs to keep."""
+    return frozenset(i for i in Impact if impact_pathogenicity(i, options) >= options.threshold)
 
 
 @dataclass
@@ -178,17 +207,9 @@ class GenotypeModel:
 
     # --- a patient's genotype ----------------------------------------------------------------
     def pathogenicity(self, call: VariantCall) -> float:
-        opts = self.options
         if call.classification is not None:
             return CLASS_PATHOGENICITY[call.classification]
-        if call.impact is None:
-            return opts.unknown_pathogenicity
-        return {
-            Impact.HIGH: 0.95,
-            Impact.MODERATE: opts.moderate_pathogenicity,
-            Impact.LOW: 0.1,
-            Impact.MODIFIER: 0.02,
-        }[call.impact]
+        return impact_pathogenicity(call.impact, self.options)
 
     def profile(
         self, variants: Sequence[VariantCall], genes: Sequence[str], *, has_genotypes: bool
@@ -230,21 +251,23 @@ class GenotypeModel:
     def _gene_log_lr(self, hit: GeneHit, modes: frozenset[Inheritance]) -> tuple[float, Any]:
         opts = self.options
         lam_b = opts.background_rate
+        model = opts.inheritance
         candidates = (
             modes
-            if (modes and opts.use_inheritance)
+            if (modes and model != "off")
             else frozenset({Inheritance.AUTOSOMAL_DOMINANT, Inheritance.AUTOSOMAL_RECESSIVE})
         )
+        one_allele = math.log(1.0 / lam_b) + lam_b - 1.0  # Pois(1; 1) / Pois(1; λ_b)
         best, best_mode = -math.inf, None
         for mode in candidates:
-            if not opts.use_inheritance:
-                lam_d, k = 1.0, min(hit.alleles, 1.0)
-            else:
-                lam_d = 2.0 if mode in RECESSIVE and mode not in DOMINANT else 1.0
-                if mode is Inheritance.X_LINKED:
-                    lam_d = 1.0
+            lam_d = 2.0 if mode in RECESSIVE and mode not in DOMINANT else 1.0
+            if model == "off":
+                value = min(hit.alleles, 1.0) * one_allele
+            elif model == "consistency":  # the share of the alleles the mode needs
+                value = min(hit.for_mode(mode) / lam_d, 1.0) * one_allele
+            else:  # poisson, as LIRICAL
                 k = min(hit.for_mode(mode), lam_d)
-            value = k * math.log(lam_d / lam_b) + lam_b - lam_d
+                value = k * math.log(lam_d / lam_b) + lam_b - lam_d
             if value > best:
                 best, best_mode = value, mode
         return best, (best_mode if modes else None)

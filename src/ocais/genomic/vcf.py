@@ -438,21 +438,31 @@ def read_vcf(
             )
         annotator = _Annotator(header)
         result.annotation = annotator.key
+        ann_tags = (
+            tuple(f"|{impact.value}|" for impact in keep_impacts)
+            if annotator.key == "ANN"
+            else None
+        )
         classified = {Classification.PATHOGENIC, Classification.LIKELY_PATHOGENIC}
         try:
+            column = list(header.samples).index(chosen)
             for record in vcf:
                 result.records += 1
-                genotype = record.samples[chosen].get("GT")
-                if not genotype:
+                genotype = record.samples[column]["GT"]
+                if not genotype or not any(genotype):  # no call, or reference only
                     continue
                 carried = list(_carried(genotype))
                 if not carried:
                     continue
-                filters = list(record.filter.keys())
-                if filters and filters != ["PASS"]:
+                if len(record.filter) and list(record.filter.keys()) != ["PASS"]:
                     result.filtered += 1
                     continue
                 result.carried += 1
+                if ann_tags is not None and "ANN" in record.info:
+                    # snpEff ANN carries no class: no kept impact anywhere → nothing to keep
+                    raw = _values(record.info, "ANN")
+                    if raw and not any(tag in entry for entry in raw for tag in ann_tags):
+                        continue
                 alts = record.alts or ()
                 annotated = False
                 for allele_number, zygosity in carried:
@@ -473,11 +483,11 @@ def read_vcf(
                         )
                         shown = f"{position} {a.hgvs}" if a.hgvs else position
                         result.variants.append(
-                            VariantCall(
+                            VariantCall.model_construct(  # typed values built here
                                 gene=a.gene[:100],
-                                gene_id=a.gene_id,
+                                gene_id=a.gene_id[:100] if a.gene_id else None,
                                 variant=shown if len(shown) <= 500 else shown[:499] + "…",
-                                effect=a.effect,
+                                effect=a.effect[:200] if a.effect else None,
                                 impact=a.impact,
                                 classification=a.classification,
                                 zygosity=zygosity,

@@ -27,7 +27,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ocais.errors import GenomicInputError, InputTooLargeError
-from ocais.genomic.model import GenotypeModel, GenotypeOptions, GenotypeProfile, GenotypeScore
+from ocais.genomic.model import (
+    GenotypeModel,
+    GenotypeOptions,
+    GenotypeProfile,
+    GenotypeScore,
+    qualifying_impacts,
+)
 from ocais.genomic.vcf import DEFAULT_MAX_VCF_BYTES, VcfCalls, read_vcf
 from ocais.ingest.base import local_file
 from ocais.knowledge import KnowledgeBase
@@ -135,7 +141,12 @@ class GenomicRanker(PhenotypeRanker):
             if cached is not None:
                 self._vcfs.move_to_end(key)
                 return cached
-        calls = read_vcf(path, sample=sample, max_bytes=self.max_vcf_bytes)
+        calls = read_vcf(
+            path,
+            sample=sample,
+            max_bytes=self.max_vcf_bytes,
+            keep_impacts=qualifying_impacts(self.genotype_options),
+        )
         with self._lock:
             self._vcfs[key] = calls
             while len(self._vcfs) > _VCF_CACHE:
