@@ -141,3 +141,20 @@ def test_phenopackets_of_a_folder_are_parsed_in_workers_as_before(tmp_path: Path
         c.model_dump(exclude=same) for c in serial
     ]
     assert rejects == [] and [Path(s["path"]).name for s in reader.skipped] == ["other.json"]
+
+
+def test_vcfs_and_a_simulation_summary_beside_packets_are_listed_not_read(
+    tmp_path: Path,
+) -> None:
+    from ocais.ingest.base import ReaderContext
+    from ocais.ingest.registry import detect_reader
+    from tests.helpers import packet
+
+    (tmp_path / "p1.json").write_text(json.dumps(packet("P1")))
+    (tmp_path / "p1.vcf.gz").write_bytes(b"\x1f\x8b")
+    (tmp_path / "ocais-simulation.json").write_text("{}")
+    reader = detect_reader(tmp_path, ReaderContext())
+    reasons = {Path(s["path"]).name: s["reason"] for s in reader.skipped}
+    assert "sequencing file" in reasons["p1.vcf.gz"]
+    assert "simulated set" in reasons["ocais-simulation.json"]
+    assert [r.external_id for r in reader.read(tmp_path)] == ["P1"]

@@ -44,7 +44,7 @@ def simulate_command(
 ) -> None:
     """Write each phenopacket that has a variant as <cohort>/<id>.json without its genomic
     interpretations (the diagnosis stays: the truth) and, beside it, <id>.vcf.gz (GRCh38,
-    snpEff ANN) with its causal variants, decoys and background; simulation.json holds the
+    snpEff ANN) with its causal variants, decoys and background; ocais-simulation.json holds the
     parameters and counts."""
     as_json = wants_json(state(ctx), json_output)
     try:

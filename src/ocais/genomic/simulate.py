@@ -8,7 +8,7 @@ every ``interpretations[].diagnosis.genomicInterpretations[].variantInterpretati
 
 Output (``out``)::
 
-    out/simulation.json                 parameters and counts (SimulationSummary)
+    out/ocais-simulation.json                 parameters and counts (SimulationSummary)
     out/<cohort>/<packet id>.json       the packet without its genomicInterpretations …
     out/<cohort>/<packet id>.vcf.gz     … and its variants, with decoys and background, here
 
@@ -134,7 +134,7 @@ __all__ = [
 ]
 
 ASSEMBLY = "GRCh38"
-SUMMARY_FILE = "simulation.json"
+SUMMARY_FILE = "ocais-simulation.json"
 NO_COHORT = "no-cohort"
 DEFAULT_SAMPLE = "SAMPLE"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -251,7 +251,7 @@ Progress = Callable[[int, int], None]
 
 
 class SimulationSummary(BaseModel):
-    """What ``simulation.json`` holds: the parameters and the counts of one run."""
+    """What ``ocais-simulation.json`` holds: the parameters and the counts of one run."""
 
     source: str
     out: str
@@ -845,7 +845,7 @@ def simulate_set(
 ) -> SimulationSummary:
     """Write each phenopacket of ``source`` that has a variant to write as
     ``out/<cohort>/<id>.json`` with its VCF ``<id>.vcf.gz`` beside it (causal variants,
-    ``decoys`` decoys, ``background`` random variants), and ``out/simulation.json``; see the
+    ``decoys`` decoys, ``background`` random variants), and ``out/ocais-simulation.json``; see the
     module docstring for the rules. ``progress(done, total)`` is called after each packet."""
     if decoys < 0 or background < 0 or (limit is not None and limit < 0):
         raise ConfigError("decoys, background and limit cannot be negative", hint="pass 0 or more")

@@ -29,8 +29,14 @@ from ocais.ingest.base import Reader, ReadsFileSelection, Record
 NOTES_READER = "text"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")
 JSON_FILE_SUFFIXES = (".json", ".jsonl", ".ndjson")
-#: Files OCAIS writes beside records (a synthetic set's manifest, see ``ocais.synth``).
-COMPANION_FILES = frozenset({"ocais-manifest.json"})
+#: Files OCAIS writes beside records (a synthetic set's manifest, see ``ocais.synth``; a
+#: simulated genomic set's summary, see ``ocais.genomic.simulate``).
+COMPANION_FILES = {
+    "ocais-manifest.json": "a synthetic set's manifest, not a record",
+    "ocais-simulation.json": "a simulated set's summary, not a record",
+}
+#: Sequencing files: read when a phenopacket points to them, never imported on their own
+SEQUENCING_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf", ".tbi", ".csi")
 MIXED = "mixed"
 
 
@@ -61,7 +67,9 @@ def _never_read(file: Path) -> bool:
 
 def _unread_reason(file: Path, names: Sequence[str]) -> str:
     if file.name in COMPANION_FILES:
-        return "a synthetic set's manifest, not a record"
+        return COMPANION_FILES[file.name]
+    if file.name.lower().endswith(SEQUENCING_SUFFIXES):
+        return "a sequencing file: read when a phenopacket's files point to it, not imported"
     if file.name.lower().endswith(ARCHIVE_SUFFIXES):
         return "an archive inside a folder is not opened; import it on its own"
     if file.suffix.lower() in JSON_FILE_SUFFIXES:

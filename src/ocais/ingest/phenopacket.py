@@ -57,7 +57,8 @@ from ocais.schemas import (
 
 JSON_SUFFIXES = (".json",)
 LINES_SUFFIXES = (".jsonl", ".ndjson")
-SKIPPED_FILES = frozenset({"ocais-manifest.json"})
+#: files OCAIS writes beside packets: a synthetic set's manifest, a simulated set's summary
+SKIPPED_FILES = frozenset({"ocais-manifest.json", "ocais-simulation.json"})
 #: the external reference id prefix that marks a packet written by `ocais synth`
 SYNTHETIC_REFERENCE = "ocais:synthetic/"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")

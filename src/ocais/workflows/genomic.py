@@ -25,7 +25,7 @@ def simulate_genomic_set(
     """Write each phenopacket of ``source`` (folder, ``.json`` or archive) that has a variant
     as ``out/<cohort>/<id>.json`` without its genomic interpretations, its causal variants
     with ``decoys`` decoys and ``background`` random variants in ``<id>.vcf.gz`` beside it,
-    and ``out/simulation.json`` (the returned summary); seeded by ``seed``."""
+    and ``out/ocais-simulation.json`` (the returned summary); seeded by ``seed``."""
     return simulate_set(
         source,
         out,
