@@ -135,3 +135,30 @@ def test_predict_as_fhir(cli: Cli, tmp_path: Path) -> None:
     # bad input fails as without --fhir
     assert cli("predict", "--hpo", "seizure", "--fhir").exit_code == 2
     assert cli("predict", "--text", "nothing clinical here", "--fhir").exit_code == 2
+
+
+def test_predict_with_a_vcf_or_genes(cli: Cli, tmp_path: Path) -> None:
+    from tests.genomic.vcfs import ann, write_vcf
+
+    vcf = write_vcf(
+        tmp_path / "patient.vcf.gz",
+        [("chr1", 5, "A", "T", "ANN=" + ann("T", "stop_gained", "HIGH", "GENEA"), ["0/1", "0/0"])],
+        samples=("CHILD", "MOTHER"),
+        compress="bgzf",
+    )
+    result = cli.json("predict", "--hpo", "HP:0002069", "--vcf", str(vcf), "--sample", "CHILD")
+    assert result["predictor"] == "genomic"
+    assert result["candidates"][0]["disease_id"] == "OMIM:100001"
+    assert result["candidates"][0]["evidence"]["genotype"]["gene"] == "GENEA"
+    table = cli("predict", "--hpo", "HP:0002069", "--gene", "GENEA,GENEB")
+    assert table.exit_code == 0, table.stderr
+    assert "genotype" in table.stdout
+    panel = cli("predict", "--hpo", "HP:0002069")
+    assert "Genes worth testing" in panel.stdout and "GENEB" in panel.stdout
+    mother_ambiguous = cli("predict", "--hpo", "HP:0002069", "--vcf", str(vcf))
+    assert mother_ambiguous.exit_code != 0
+    assert "which one is the patient" in mother_ambiguous.stderr
+    missing = cli("predict", "--hpo", "HP:0002069", "--vcf", str(tmp_path / "none.vcf"))
+    assert missing.exit_code != 0 and "does not exist" in missing.stderr
+    wrong = cli("predict", "--hpo", "HP:0002069", "--vcf", str(vcf), "--predictor", "resnik")
+    assert wrong.exit_code != 0 and "does not read VCFs" in wrong.stderr

@@ -72,9 +72,11 @@ def test_a_qualifying_variant_lifts_its_disease(tiny_kb) -> None:  # type: ignor
 def test_benign_calls_do_not_count_and_gene_lists_work(tiny_kb) -> None:  # type: ignore[no-untyped-def]
     ranker = GenomicRanker(tiny_kb)
     benign = call("GENEA", classification=Classification.BENIGN)
-    assert ranker.predict(case(Genomics(variants=[benign]))).candidates[0].disease_id == (
-        "OMIM:100002"
-    )
+    prediction = ranker.predict(case(Genomics(variants=[benign])), top_k=3)
+    evidence = {c.disease_id: c.evidence["genotype"] for c in prediction.candidates}
+    assert "no qualifying variant in GENEA" in evidence["OMIM:100001"]["summary"]
+    assert evidence["OMIM:100001"]["log_lr"] == evidence["OMIM:100002"]["log_lr"] < 0
+    assert evidence["ORPHA:100003"]["summary"] == "no gene is known for this disease"
     listed = ranker.predict(case(Genomics(genes=["GENEA", "NCBIGene:1001", "NOSUCHGENE"])))
     assert listed.candidates[0].disease_id == "OMIM:100001"
     assert any("NOSUCHGENE" in w for w in listed.warnings)

@@ -200,3 +200,56 @@ def test_unmapped_spans_are_answered_next_to_mentions(
         assert [m["id"] for m in result["mentions"]] == ["HP:0001250"]
         [span] = result["unmapped"]
         assert span["text"] == "hepatomegalie" and isinstance(span["suggestions"], list)
+
+
+def test_genes_and_variants_rank_with_the_genomic_predictor_and_are_not_stored(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    phenotypes = [{"id": "HP:0002069"}]
+    plain = api.predict(case={"phenotypes": phenotypes})["prediction"]
+    assert plain["predictor"] == "phenotype"
+    assert plain["candidates"][0]["disease_id"] == "OMIM:100002"
+    assert {g["symbol"] for g in plain["genes_to_test"]} == {"GENEA", "GENEB"}
+
+    variant = {
+        "gene": "GENEA",
+        "zygosity": "heterozygous",
+        "classification": "pathogenic",
+        "variant": "NM_1.1:c.77G>A",
+    }
+    result = api.predict(case={"phenotypes": phenotypes, "variants": [variant]})
+    prediction = result["prediction"]
+    assert prediction["predictor"] == "genomic"
+    top = prediction["candidates"][0]
+    assert top["disease_id"] == "OMIM:100001"
+    assert top["evidence"]["genotype"]["calls"][0]["variant"] == "NM_1.1:c.77G>A"
+    assert prediction["genes_to_test"] == []
+
+    listed = api.predict(case={"phenotypes": phenotypes, "genes": ["genea", "XYZ1"]})
+    assert listed["prediction"]["candidates"][0]["disease_id"] == "OMIM:100001"
+    assert any("XYZ1" in w for w in listed["prediction"]["warnings"])
+
+    asked = api.predict(case={"phenotypes": phenotypes, "genes": ["GENEA"]}, predictor="phenotype")
+    assert asked["prediction"]["candidates"][0]["disease_id"] == "OMIM:100002"
+    assert any("not used" in w for w in asked["prediction"]["warnings"])
+
+    with api.services.repo.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(predictions_table))]
+    assert len(rows) == 4
+    assert "GENEA" not in repr(rows) and "c.77G>A" not in repr(rows)
+    assert "c.77G>A" not in caplog.text and "GENEA" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"phenotypes": [{"id": "HP:0002069"}], "genes": ["x" * 101]},
+        {"phenotypes": [{"id": "HP:0002069"}], "variants": [{"gene": "A", "zygosity": "twice"}]},
+        {"phenotypes": [{"id": "HP:0002069"}], "genes": ["G"] * 501},
+    ],
+)
+def test_bad_genomic_input_is_422(api: Api, case: dict[str, Any]) -> None:
+    response = api.client.post(
+        "/api/v1/predict", json={"case": case}, headers=api.auth("clinician")
+    )
+    assert response.status_code == 422

@@ -131,8 +131,9 @@ class GenomicRanker(PhenotypeRanker):
         try:
             stat = path.stat()
         except OSError as exc:
+            problem = "does not exist" if isinstance(exc, FileNotFoundError) else "cannot be opened"
             raise GenomicInputError(
-                f"VCF {path.name} cannot be opened ({type(exc).__name__})",
+                f"VCF {path} {problem}",
                 hint="check the file's path (relative paths are relative to the phenopacket)",
             ) from exc
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, sample)
