@@ -140,6 +140,7 @@ def test_a_chart_with_coded_findings_gets_a_differential_card(api: Api) -> None:
     assert "OMIM:100001" in card["detail"]  # Seizure + Visual impairment: disease A first
     assert card["detail"].index("OMIM:100001") < card["detail"].index("OMIM:100002")
     assert "Visual impairment" in card["detail"]
+    assert "**Genes worth testing** (of the top diseases): GENEA, GENEB" in card["detail"]
     assert card["links"][0]["type"] == "absolute"
     assert card["links"][0]["url"].endswith(f"#prediction={card['uuid']}")
     # the prediction is stored like any other (ids, sex, age; no text, no patient id)

@@ -38,6 +38,7 @@ PREFETCH = {
 }
 SUMMARY_MAX = 140
 TOP_SHOWN = 5
+GENES_SHOWN = 15  # genes worth testing listed on the card
 NEXT_SHOWN = 3
 HPO_SYSTEM = "http://human-phenotype-ontology.org"
 
@@ -295,6 +296,13 @@ def cards(
     if nexts:
         detail += ["", "**Worth checking next** (best separates the top diseases):"]
         detail += [f"- {_md(n.get('label') or n.get('id'))} ({n.get('id')})" for n in nexts]
+    genes = (prediction.get("genes_to_test") or [])[:GENES_SHOWN]
+    if genes:
+        detail += [
+            "",
+            "**Genes worth testing** (of the top diseases): "
+            + ", ".join(_md(str(g.get("symbol"))) for g in genes),
+        ]
     detail += ["", "_Decision support: confirm every diagnosis clinically._"]
     card: dict[str, Any] = {
         "uuid": prediction_id,
