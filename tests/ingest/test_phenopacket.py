@@ -260,3 +260,20 @@ def test_sequencing_results_are_read_not_their_content(tmp_path: Path) -> None:
 def _write(path: Path, data: dict) -> Path:  # type: ignore[type-arg]
     path.write_text(json.dumps(data))
     return path
+
+
+def test_an_absolute_vcf_path_of_a_moved_folder_is_found_beside_the_packet(
+    tmp_path: Path,
+) -> None:
+    data = genomic_packet("G2")
+    data["files"][0]["uri"] = "file:///no/such/place/g1.vcf.gz"
+    folder = tmp_path / "moved"
+    folder.mkdir()
+    (folder / "g2.json").write_text(json.dumps(data))
+    [case] = read_all(folder)
+    assert isinstance(case, Case) and case.genomics is not None
+    assert case.genomics.files[0].uri == "file:///no/such/place/g1.vcf.gz", "kept when absent"
+    (folder / "g1.vcf.gz").write_bytes(b"")
+    [case] = read_all(folder)
+    assert isinstance(case, Case) and case.genomics is not None
+    assert case.genomics.files[0].uri == str((folder / "g1.vcf.gz").resolve())

@@ -391,11 +391,17 @@ def _genomics(packet: Any, source: str) -> Genomics | None:
 
 
 def _beside(uri: str, source: str) -> str:
-    """A relative ``file:`` URI or path, resolved against the packet's folder."""
+    """A relative ``file:`` URI or path, resolved against the packet's folder; an absolute one
+    that does not exist (a folder moved since it was written) but whose file is beside the
+    packet, that file."""
     path = local_file(uri)
-    if path is None or path.is_absolute() or "!" in source:  # remote, absolute, in an archive
+    if path is None or "!" in source:  # remote, or inside an archive
         return uri
-    return str((Path(source).parent / path).resolve())
+    folder = Path(source).parent
+    if path.is_absolute():
+        moved = folder / path.name
+        return str(moved.resolve()) if not path.exists() and moved.is_file() else uri
+    return str((folder / path).resolve())
 
 
 def _sex_name(value: int) -> str:
