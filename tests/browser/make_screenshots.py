@@ -1,5 +1,7 @@
 """Screenshots of the chat page for the docs: ``docs/screenshots/chat-desktop.png`` (1280×800)
-and ``chat-phone.png`` (375×740), of a realistic session.
+and ``chat-phone.png`` (375×740), of a realistic session, and ``chat-genes.png`` (1280 wide, the
+desktop layout cropped to the assessment), the same case sent with candidate genes: each
+candidate's genotype line, and the first one's evidence opened on its Genotype section.
 
 The app runs as ``ocais serve`` runs it by default — the default knowledge base (DATA_DIR/hpo,
 the merged release of ``make knowledge``) with the real concept recognizer — on a temporary
@@ -31,6 +33,8 @@ CASE_TEXT = (
     "14-year-old boy referred for tall stature and arachnodactyly. Ectopia lentis on slit-lamp "
     "examination; echocardiography shows aortic root dilatation. No intellectual disability."
 )
+CASE_GENES = "FBN1, TGFBR2"  # typed in the chat page's genes field for chat-genes.png
+GENES_FIELD = "Genes (from a sequencing report or panel)"
 
 
 def prepare_store(work: Path, hpo_dir: Path | None, cache_dir: Path, archive: Path) -> None:
@@ -53,7 +57,7 @@ def prepare_store(work: Path, hpo_dir: Path | None, cache_dir: Path, archive: Pa
 
 
 def take(out: Path, work: Path, browser: Browser | None = None) -> list[Path]:
-    """Write the two screenshots into ``out`` (the store is prepared in ``work``); the browser
+    """Write the three screenshots into ``out`` (the store is prepared in ``work``); the browser
     is started here unless one is given."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -69,12 +73,14 @@ def take(out: Path, work: Path, browser: Browser | None = None) -> list[Path]:
         if "dr.lee" not in {u.name for u in app.services.accounts.list_users()}:
             app.add_user("dr.lee", "clinician")
 
-        def session(chromium: Browser, viewport: ViewportSize) -> Page:
+        def session(chromium: Browser, viewport: ViewportSize, genes: str = "") -> Page:
             page = chromium.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(app.url)
             page.get_by_label("User name").fill("dr.lee")
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
+            if genes:
+                page.get_by_label(GENES_FIELD).fill(genes)
             box = page.get_by_label("Describe the patient")
             box.fill(CASE_TEXT)
             box.press("Enter")
@@ -91,9 +97,29 @@ def take(out: Path, work: Path, browser: Browser | None = None) -> list[Path]:
             phone.locator(".ddx").evaluate("el => el.scrollIntoView({block: 'start'})")
             phone.evaluate("window.scrollBy(0, -12)")
             phone.screenshot(path=str(out / "chat-phone.png"))
-            for page in (desktop, phone):
+            genes = session(chromium, DESKTOP, CASE_GENES)
+            reply = genes.locator(".turn--assistant").last
+            candidates = reply.locator(".candidate")
+            expect(candidates.nth(3).locator(".genotype")).to_be_visible()
+            candidates.first.locator("summary").click()
+            expect(candidates.first.locator(".why__section", has_text="Genotype")).to_be_visible()
+            genes.mouse.move(0, 0)  # no hover underline on "Why"
+            genes.evaluate("document.activeElement && document.activeElement.blur()")
+            # the opened evidence is taller than the desktop viewport: the same layout (as wide)
+            # in a taller window, cropped to the assessment down to the fourth candidate
+            genes.set_viewport_size({"width": DESKTOP["width"], "height": 1600})
+            reply.evaluate("el => el.scrollIntoView({block: 'start'})")
+            genes.evaluate("window.scrollBy(0, -12)")
+            fourth = candidates.nth(3).bounding_box()
+            assert fourth is not None
+            height = round(fourth["y"] + fourth["height"])
+            genes.screenshot(
+                path=str(out / "chat-genes.png"),
+                clip={"x": 0, "y": 0, "width": DESKTOP["width"], "height": height},
+            )
+            for page in (desktop, phone, genes):
                 page.close()
-            return [out / "chat-desktop.png", out / "chat-phone.png"]
+            return [out / "chat-desktop.png", out / "chat-phone.png", out / "chat-genes.png"]
 
         if browser is not None:
             return shoot(browser)

@@ -20,7 +20,7 @@ def test_screenshots_of_a_realistic_session(browser: Browser, tmp_path: Path) ->
     from tests.browser.make_screenshots import take
 
     written = take(tmp_path / "shots", tmp_path / "work", browser)
-    assert [p.name for p in written] == ["chat-desktop.png", "chat-phone.png"]
+    assert [p.name for p in written] == ["chat-desktop.png", "chat-phone.png", "chat-genes.png"]
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 20_000
