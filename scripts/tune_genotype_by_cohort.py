@@ -54,6 +54,12 @@ def main() -> None:
     parser.add_argument("--grid", type=json.loads, default=DEFAULT_GRID)
     parser.add_argument("--extra", type=json.loads, default=DEFAULT_EXTRA)
     parser.add_argument("--out", type=Path, help="Also write the final JSON object here.")
+    parser.add_argument(
+        "--as-gene-list",
+        action="store_true",
+        help="Give each case the genes of its VCF's calls as a candidate-gene list (no "
+        "genotypes): measures gene_list_hit and gene_list_miss.",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -131,7 +137,11 @@ def main() -> None:
         model = GenotypeModel(kb, genes, ids, geno)
         scores = base_of(pheno).copy()
         for i, variants in enumerate(calls):
-            profile = model.profile(variants, [], has_genotypes=True)
+            if args.as_gene_list:
+                listed = sorted({v.gene for v in variants})
+                profile = model.profile([], listed, has_genotypes=False)
+            else:
+                profile = model.profile(variants, [], has_genotypes=True)
             scores[i] += model.score(profile).log_lr
         return {"seconds": round(time.perf_counter() - start, 1), **figures_of(scores)}
 

@@ -34,7 +34,7 @@ CASE_TEXT = (
     "examination; echocardiography shows aortic root dilatation. No intellectual disability."
 )
 CASE_GENES = "FBN1, TGFBR2"  # typed in the chat page's genes field for chat-genes.png
-GENES_FIELD = "Genes (from a sequencing report or panel)"
+GENES_FIELD = "Genes (with candidate variants in a sequencing report)"
 
 
 def prepare_store(work: Path, hpo_dir: Path | None, cache_dir: Path, archive: Path) -> None:

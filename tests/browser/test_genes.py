@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-GENES_FIELD = "Genes (from a sequencing report or panel)"
+GENES_FIELD = "Genes (with candidate variants in a sequencing report)"
 
 
 def candidate(reply: Locator, disease_id: str) -> Locator:

@@ -25,8 +25,8 @@ dominant and recessive. Measured in docs/decisions/0017.
 Genes come from the release (``ocais.knowledge.genes``); an entry without genes borrows those of
 its MONDO disease's other entries (an Orphanet twin of an OMIM entry), as does its mode.
 
-**Candidate genes without genotypes** (a gene panel's or a report's list): a disease with a
-listed gene gets ``gene_list_hit`` (a log LR), one without ``gene_list_miss``.
+**Candidate genes without genotypes** (the genes a report found candidate variants in): a
+disease with a listed gene gets ``gene_list_hit`` (a log LR), one without ``gene_list_miss``.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class GenotypeOptions(BaseModel):
         -6.0, le=0, description="Log LR of a disease without a known gene, given genotypes"
     )
     gene_list_hit: float = Field(3.0, ge=0, description="Log LR of a listed gene's disease")
-    gene_list_miss: float = Field(-1.5, le=0, description="Log LR of the others")
+    gene_list_miss: float = Field(-10.0, le=0, description="Log LR of the others")
     inheritance: Literal["poisson", "consistency", "off"] = Field(
         "consistency",
         description="Zygosity against the mode: poisson (LIRICAL: λ_d alleles expected), "

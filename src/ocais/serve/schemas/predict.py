@@ -52,8 +52,8 @@ class CaseInput(Strict):
     genes: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
         default_factory=list,
         max_length=MAX_GENES,
-        description="Candidate genes without genotypes (a panel's or a report's list): symbols, "
-        "NCBIGene:2200, or HGNC:3603|FBN1",
+        description="Genes a sequencing report found candidate variants in (no genotypes): "
+        "symbols, NCBIGene:2200, or HGNC:3603|FBN1",
     )
     variants: list[VariantInput] = Field(
         default_factory=list,

@@ -167,7 +167,7 @@ function intro() {
         h("li", { text: "Answer the suggested questions to narrow the differential." }),
         h("li", {
           text:
-            "Candidate genes from a sequencing report or panel, if you have them, rank diseases " +
+            "Genes in which a sequencing report found candidate variants, if you have them, rank diseases " +
             "on genotype too; without them I suggest genes worth testing.",
         }),
       ),
