@@ -110,6 +110,8 @@ def test_options_are_validated(tiny_kb) -> None:  # type: ignore[no-untyped-def]
     assert ranker.described_options["specificity_penalty"] == 5.0
     with pytest.raises(TypeError):
         GenomicRanker(tiny_kb, miss_lr=2.0)
+    with pytest.raises(TypeError, match="no_such"):
+        GenomicRanker(tiny_kb, phenotype_overrides={"no_such": 1.0})
 
 
 def test_inheritance_compares_zygosity_with_the_mode(real_kb) -> None:  # type: ignore[no-untyped-def]

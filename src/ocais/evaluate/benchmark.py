@@ -330,6 +330,9 @@ def _n_diseases(predictor: Predictor) -> int | None:
 
 
 def _options_of(predictor: Predictor) -> dict[str, Any]:
+    described = getattr(predictor, "described_options", None)  # all of them (``genomic``)
+    if isinstance(described, Mapping):
+        return dict(described)
     found = getattr(predictor, "options", None)
     if isinstance(found, BaseModel):
         return found.model_dump(mode="json")

@@ -39,7 +39,7 @@ from ocais.ingest.base import local_file
 from ocais.knowledge import KnowledgeBase
 from ocais.knowledge.genes import GeneTable, find_gene_file, load_gene_table
 from ocais.predict.matrices import DiseaseMatrices
-from ocais.predict.phenotype import FloatArray, PhenotypeRanker
+from ocais.predict.phenotype import FloatArray, PhenotypeRanker, PhenotypeRankerOptions
 from ocais.predict.terms import CaseTerms, case_terms
 from ocais.schemas import Case, Prediction, Provenance, VariantCall
 
@@ -80,6 +80,10 @@ class GenomicRanker(PhenotypeRanker):
         super().__init__(knowledge, matrices=matrices, **options)
         try:
             self.genotype_options = GenotypeOptions(**genotype)
+            # the phenotype options used under genotypes, checked now rather than on first use
+            PhenotypeRankerOptions(
+                **{**self.options.model_dump(), **self.genotype_options.phenotype_overrides}
+            )
         except ValueError as exc:
             raise TypeError(str(exc)) from exc
         if max_vcf_mb <= 0:
