@@ -132,3 +132,27 @@ def test_inheritance_compares_zygosity_with_the_mode(real_kb) -> None:  # type: 
     marfan = real_kb.disease_ids.index("OMIM:154700")  # FBN1, dominant
     profile = model.profile([call("FBN1")], [], has_genotypes=True)
     assert model.score(profile).log_lr[marfan] > single
+
+
+def test_genes_linked_to_no_disease_are_reported_only_when_they_matter(
+    tiny_kb, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    ranker = GenomicRanker(tiny_kb)
+    reported = ranker.predict(case(Genomics(variants=[call("GENEA"), call("NOTAGENE")])))
+    assert any("NOTAGENE" in w for w in reported.warnings)
+    exome = write_vcf(
+        tmp_path / "e.vcf",
+        [
+            ("chr1", 5, "A", "T", "ANN=" + ann("T", "stop_gained", "HIGH", "GENEA"), ["0/1"]),
+            ("chr1", 9, "A", "T", "ANN=" + ann("T", "stop_gained", "HIGH", "OTHER1"), ["0/1"]),
+        ],
+    )
+    quiet = ranker.predict(case(Genomics(files=[GenomicFile(uri=str(exome))])))
+    assert not any("linked" in w for w in quiet.warnings), "non-disease genes are normal"
+    assert quiet.provenance.parameters["genomic_input"]["genes_not_linked"] == 1
+    old = write_vcf(
+        tmp_path / "o.vcf",
+        [("chr1", 5, "A", "T", "ANN=" + ann("T", "stop_gained", "HIGH", "OLDSYMBOL"), ["0/1"])],
+    )
+    stale = ranker.predict(case(Genomics(files=[GenomicFile(uri=str(old))])))
+    assert any("old gene symbols" in w for w in stale.warnings)

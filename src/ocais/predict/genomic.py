@@ -179,12 +179,21 @@ class GenomicRanker(PhenotypeRanker):
             files.append(calls.summary())
         profile = self.genotype_model.profile(variants, genomics.genes, has_genotypes=has_genotypes)
         profile.warnings[:0] = warnings
-        if profile.unknown_genes:
+        # most genes of an exome cause no known disease: only a report's own variants, or a
+        # file none of whose genes is known (old symbols?), are worth a warning
+        reported = sorted({v.gene for v in genomics.variants} & profile.unknown_genes)
+        if reported:
             profile.warnings.append(
-                f"{len(profile.unknown_genes)} gene(s) with variants are linked to no disease in "
-                "this release (or annotated with old symbols) and were not used"
+                f"{len(reported)} gene(s) of the given variants are linked to no disease in this "
+                f"release and were not used: {', '.join(reported[:10])}"
+            )
+        elif profile.unknown_genes and not profile.hits and files:
+            profile.warnings.append(
+                f"none of the {len(profile.unknown_genes)} genes with variants in the VCF is "
+                "linked to a disease in this release: were they annotated with old gene symbols?"
             )
         summary = {
+            "genes_not_linked": len(profile.unknown_genes),
             "files": files,
             "variants_given": len(genomics.variants),
             "genes_given": len(genomics.genes),
