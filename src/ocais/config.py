@@ -182,6 +182,11 @@ class Settings(BaseSettings):
         description="Predictor used when a command or request names none (a registered name: "
         "phenotype, resnik, learned, or a plugin's).",
     )
+    predictor_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options of predictors by name, as JSON, wherever they are built (CLI, "
+        'service, benchmark), e.g. \'{"genomic": {"miss_lr": 0.01, "no_gene_log_lr": -3}}\'.',
+    )
     search_embedder: str = Field(
         default="phenotype",
         description="Embedder of the case search index (a registered name: phenotype, minilm, "

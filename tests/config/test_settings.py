@@ -59,3 +59,21 @@ def test_unknown_settings_are_reported_with_the_closest_name(tmp_path: Path) -> 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert [name for name in sorted(known_settings()) if f"`{name}`" not in readme] == []
+
+
+def test_predictor_options_reach_every_predictor_built(
+    monkeypatch: pytest.MonkeyPatch, tiny_release: Path, tmp_path: Path
+) -> None:
+    from ocais.errors import ConfigError
+    from ocais.workflows.services import Services
+
+    monkeypatch.setenv("OCAIS_HPO_DIR", str(tiny_release))
+    monkeypatch.setenv("OCAIS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OCAIS_PREDICTOR_OPTIONS", '{"genomic": {"miss_lr": 0.01}}')
+    services = Services(load_settings())
+    genomic = services.predictor("genomic")
+    assert genomic.genotype_options.miss_lr == 0.01  # type: ignore[attr-defined]
+    assert services.predictor("genomic", miss_lr=0.1).genotype_options.miss_lr == 0.1  # type: ignore[attr-defined]
+    monkeypatch.setenv("OCAIS_PREDICTOR_OPTIONS", '{"genomic": {"no_such_option": 1}}')
+    with pytest.raises(ConfigError, match="genomic"):
+        Services(load_settings()).predictor("genomic")

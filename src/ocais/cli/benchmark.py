@@ -149,7 +149,8 @@ def benchmark(
             resolve_artifact(cli.services, model, "model") if model is not None else (None, None)
         )
         for name in names:
-            options[name] = {"namespaces": list(chosen)}
+            configured = cli.services.settings.predictor_options.get(name, {})
+            options[name] = {**configured, "namespaces": list(chosen)}
             if name in loaders:
                 options[name]["model_dir"] = str(model_dir)
                 if package is not None:

@@ -148,6 +148,7 @@ class Services:
         """A registered predictor (default: settings' ``predictor``), handed the dependencies
         it asks for (the store, the search service)."""
         chosen = name or self.settings.predictor
+        options = {**self.settings.predictor_options.get(chosen, {}), **options}
         if model_dir is not None:
             options["model_dir"] = self.model_path(model_dir)
         from ocais.workflows.genai import llm_weights
