@@ -162,3 +162,55 @@ def test_predict_with_a_vcf_or_genes(cli: Cli, tmp_path: Path) -> None:
     assert missing.exit_code != 0 and "does not exist" in missing.stderr
     wrong = cli("predict", "--hpo", "HP:0002069", "--vcf", str(vcf), "--predictor", "resnik")
     assert wrong.exit_code != 0 and "does not read VCFs" in wrong.stderr
+
+
+def test_benchmark_on_phenopackets_with_vcfs_beside_them(cli: Cli, tmp_path: Path) -> None:
+    """The independent evaluation's command: `ocais benchmark DIR -p phenotype -p genomic`."""
+    from tests.genomic.vcfs import ann, write_vcf
+
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    # disease A's patients show a seizure (disease B fits better by phenotype) and carry GENEA
+    for i in range(3):
+        data = packet(f"G{i}", phenotypicFeatures=[{"type": {"id": "HP:0002069"}}])
+        data["files"] = [
+            {
+                "uri": f"file://g{i}.vcf.gz",
+                "individualToFileIdentifiers": {"proband": "S1"},
+                "fileAttributes": {"fileFormat": "vcf", "genomeAssembly": "GRCh38"},
+            }
+        ]
+        (folder / f"g{i}.json").write_text(json.dumps(data))
+        if i < 2:  # the third VCF is missing
+            decoy = "ANN=" + ann("C", "missense_variant", "MODERATE", "OTHER1")
+            write_vcf(
+                folder / f"g{i}.vcf.gz",
+                [
+                    (
+                        "chr1",
+                        5,
+                        "A",
+                        "T",
+                        "ANN=" + ann("T", "stop_gained", "HIGH", "GENEA"),
+                        ["0/1"],
+                    ),
+                    ("chr2", 9, "G", "C", decoy, ["1/1"]),
+                ],
+                samples=("S1",),
+                compress="bgzf",
+            )
+    out = tmp_path / "out"
+    shown = cli("benchmark", str(folder), "-p", "phenotype", "-p", "genomic", "--out", str(out))
+    assert shown.exit_code == 0, shown.stderr
+    assert "2 VCFs read" in shown.stdout and "1 missing file" in shown.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    phenotype, genomic = metrics["predictors"]["phenotype"], metrics["predictors"]["genomic"]
+    assert phenotype["metrics"]["top1"] == 0.0
+    assert genomic["metrics"]["top1"] == round(2 / 3, 6)
+    assert genomic["genomic"] == {
+        "cases_with_genomics": 3,
+        "vcfs_read": 2,
+        "vcfs_not_used": {"missing file": 1},
+    }
+    assert genomic["options"]["miss_lr"] > 0 and phenotype.get("genomic") is None
+    assert "chr1" not in (out / "cases.jsonl").read_text(), "no variant in the outputs"

@@ -21,7 +21,7 @@ from ocais.cli.context import (
     wants_json,
 )
 from ocais.errors import ConfigError, OcaisError
-from ocais.evaluate import BenchmarkResult, PredictorResult, run_benchmark
+from ocais.evaluate import BenchmarkResult, PredictorResult, predictor_options, run_benchmark
 from ocais.workflows.sharing import package_reference, resolve_artifact
 from ocais.workflows.types import Predictor, available_predictors
 
@@ -158,6 +158,7 @@ def benchmark(
                 built[name] = cli.services.predictor(name, namespaces=chosen, model_dir=model_dir)
             else:
                 built[name] = cli.services.predictor(name, namespaces=chosen)
+            options[name] = {**predictor_options(built[name]), **options[name]}
         with progress_bar(wants_json(cli, json_output), _label) as update:
             result = run_benchmark(
                 directory,
@@ -177,5 +178,14 @@ def benchmark(
     console.print(_table(result))
     if result.n_skipped:
         console.print(f"{result.n_skipped:,} records skipped (invalid or no confirmed diagnosis).")
+    for label, predictor_result in result.predictors.items():
+        reading = predictor_result.genomic
+        if reading:
+            failed = ", ".join(f"{n} {why}" for why, n in reading["vcfs_not_used"].items())
+            console.print(
+                f"{label}: {reading['cases_with_genomics']:,} cases with genomic evidence, "
+                f"{reading['vcfs_read']:,} VCFs read"
+                + (f"; [yellow]not used: {escape(failed)}[/]" if failed else "")
+            )
     for kind, path in result.files.items():
         console.print(f"{kind}: {escape(path)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ocais.evaluate.benchmark import (
     ProgressCallback,
     confirmed_truth,
+    predictor_options,
     read_cases,
     run_benchmark,
     write_outputs,
@@ -33,6 +34,7 @@ __all__ = [
     "ProgressCallback",
     "SkippedRecord",
     "confirmed_truth",
+    "predictor_options",
     "read_cases",
     "render_report",
     "run_benchmark",

@@ -128,7 +128,7 @@ def run_benchmark(
             outcomes[label],
             names,
             name=str(getattr(predictor, "name", label)),
-            options=dict(chosen) if chosen is not None else _options_of(predictor),
+            options=dict(chosen) if chosen is not None else predictor_options(predictor),
             mode="scorer" if isinstance(predictor, DiseaseScorer) else "ranker",
             n_diseases=_n_diseases(predictor),
             ms_per_case=round(1000 * elapsed / len(cases), 4),
@@ -137,6 +137,9 @@ def run_benchmark(
         stats = getattr(predictor, "llm_stats", None)
         if callable(stats):
             results[label].llm = stats()
+        reading = getattr(predictor, "genomic_stats", None)
+        if callable(reading):
+            results[label].genomic = reading()
     result = BenchmarkResult(
         source=str(cases_source),
         software=f"ocais {__version__}",
@@ -329,7 +332,9 @@ def _n_diseases(predictor: Predictor) -> int | None:
     return len(ids) if ids is not None else None
 
 
-def _options_of(predictor: Predictor) -> dict[str, Any]:
+def predictor_options(predictor: Predictor) -> dict[str, Any]:
+    """How a predictor was built, as recorded: all its options (``described_options``, else
+    ``options``), JSON-ready."""
     described = getattr(predictor, "described_options", None)  # all of them (``genomic``)
     if isinstance(described, Mapping):
         return dict(described)

@@ -104,6 +104,11 @@ class PredictorResult(_Model):
         description="Predictors that ask an LLM (rag, llm): model, calls, failures, "
         "grounded_rate, ms_per_call (p50/p95) and tokens",
     )
+    genomic: dict[str, Any] | None = Field(
+        default=None,
+        description="Predictors that read genomic evidence (genomic): cases with it, VCFs read, "
+        "VCFs not used by reason (counts only, no file name or variant)",
+    )
     metrics: Metrics = Field(
         description="Grouped (a hit on any entry of the truth's MONDO disease, each disease "
         "ranked once), all cases; uncovered cases count as misses"

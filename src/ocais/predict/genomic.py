@@ -17,7 +17,7 @@ qualifying was found.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +61,25 @@ def vcf_path(uri: str) -> Path | None:
     return local_file(uri)
 
 
+#: why a VCF was not used, by words of its error (counted without the file's name)
+_REASONS = (
+    ("does not exist", "missing file"),
+    ("cannot be opened", "unreadable file"),
+    ("not a readable VCF", "not a VCF"),
+    ("could not be read to the end", "truncated or malformed"),
+    ("assembly", "unsupported assembly"),
+    ("no gene annotation", "no gene annotations"),
+    ("sample", "sample not found or not named"),
+    ("only local", "not a local file"),
+)
+
+
+def _reason(error: GenomicInputError | InputTooLargeError) -> str:
+    if isinstance(error, InputTooLargeError):
+        return "over the size limit"
+    return next((why for words, why in _REASONS if words in error.message), "other")
+
+
 class GenomicRanker(PhenotypeRanker):
     """Phenotype + genotype (see the module docstring). Options: the phenotype ranker's, the
     genotype model's (:class:`~ocais.genomic.model.GenotypeOptions`) and ``max_vcf_mb``."""
@@ -97,6 +116,9 @@ class GenomicRanker(PhenotypeRanker):
         )
         self._vcfs: OrderedDict[tuple[str, int, int, str | None], VcfCalls] = OrderedDict()
         self._lock = threading.Lock()
+        self._cases_with_genomics = 0
+        self._read: set[tuple[str, str | None]] = set()
+        self._not_used: Counter[str] = Counter()
 
     @cached_property
     def genotype_model(self) -> GenotypeModel:
@@ -167,12 +189,18 @@ class GenomicRanker(PhenotypeRanker):
         warnings: list[str] = []
         files: list[dict[str, Any]] = []
         has_genotypes = bool(variants)
+        with self._lock:
+            self._cases_with_genomics += 1
         for file in genomics.files:
             try:
                 calls = self.read_file(file.uri, file.sample)
             except (GenomicInputError, InputTooLargeError) as exc:
                 warnings.append(f"a VCF was not used: {exc.message}")
+                with self._lock:
+                    self._not_used[_reason(exc)] += 1
                 continue
+            with self._lock:
+                self._read.add((file.uri, file.sample))
             has_genotypes = True
             variants.extend(calls.variants)
             warnings.extend(calls.warnings)
@@ -244,6 +272,15 @@ class GenomicRanker(PhenotypeRanker):
         if summary:
             prediction.provenance.parameters["genomic_input"] = summary
         return prediction
+
+    def genomic_stats(self) -> dict[str, Any]:
+        """What this predictor read so far: counts only (no file name, no variant)."""
+        with self._lock:
+            return {
+                "cases_with_genomics": self._cases_with_genomics,
+                "vcfs_read": len(self._read),
+                "vcfs_not_used": dict(sorted(self._not_used.items())),
+            }
 
     @cached_property
     def _row_index(self) -> dict[str, int]:
