@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from pathlib import Path
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[1].parent / (
@@ -32,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    from cohort_halves import cohort_halves
 
     from ocais.config import load_settings
     from ocais.evaluate.benchmark import confirmed_truth, read_cases
@@ -46,13 +46,8 @@ def main() -> None:
     ranker = PhenotypeRanker(kb)
     ids = list(ranker.disease_ids)
     scores = np.asarray(ranker.score_cases(cases))
-    cohorts = sorted({c.cohort or c.id for c in cases})
-    random.Random(args.seed).shuffle(cohorts)
-    first = set(cohorts[: len(cohorts) // 2])
-    halves = {
-        "a": [i for i, c in enumerate(cases) if (c.cohort or c.id) in first],
-        "b": [i for i, c in enumerate(cases) if (c.cohort or c.id) not in first],
-    }
+    split = cohort_halves(cases, [args.seed])[args.seed]
+    halves = {half.lower(): index.tolist() for half, index in split.items()}
     result: dict[str, object] = {"n_cases": len(cases), "temperatures": {}}
     for t in args.temperatures:
         groups = DiseaseGroups.build(kb, ids, t)

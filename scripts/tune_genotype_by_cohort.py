@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -63,10 +62,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    from cohort_halves import cohort_halves, grouped_ranks, half_figures
 
     from ocais.config import load_settings
     from ocais.evaluate.benchmark import confirmed_truth, read_cases
-    from ocais.evaluate.metrics import pessimistic_rank
     from ocais.genomic.model import GenotypeModel, GenotypeOptions
     from ocais.knowledge import load_knowledge
     from ocais.knowledge.genes import load_gene_table
@@ -105,26 +104,10 @@ def main() -> None:
     genes = load_gene_table(kb)
     prepared = round(time.perf_counter() - started, 1)
 
-    halves: dict[int, dict[str, np.ndarray]] = {}
-    for seed in args.seeds:
-        cohorts = sorted({c.cohort or c.id for c in cases})
-        random.Random(seed).shuffle(cohorts)
-        first = set(cohorts[: len(cohorts) // 2])
-        in_a = np.array([(c.cohort or c.id) in first for c in cases])
-        halves[seed] = {"A": np.flatnonzero(in_a), "B": np.flatnonzero(~in_a)}
+    halves = cohort_halves(cases, args.seeds)
 
     def figures_of(scores: np.ndarray) -> dict[str, Any]:
-        grouped = groups.scores(scores)
-        ranks = np.array(
-            [pessimistic_rank(grouped[i], r) or 10**9 if r else 10**9 for i, r in enumerate(rows)]
-        )
-        out: dict[str, Any] = {"all": [round(100 * float(np.mean(ranks <= k)), 2) for k in (1, 10)]}
-        for seed, parts in halves.items():
-            for half, index in parts.items():
-                out[f"{seed}{half}"] = [
-                    round(100 * float(np.mean(ranks[index] <= k)), 2) for k in (1, 10)
-                ]
-        return out
+        return half_figures(grouped_ranks(groups.scores(scores), rows), halves)
 
     genotype_keys = set(GenotypeOptions.model_fields)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -55,11 +54,10 @@ def main() -> None:
     parser.add_argument("--extra", type=json.loads, default=DEFAULT_EXTRA)
     args = parser.parse_args()
 
-    import numpy as np
+    from cohort_halves import cohort_halves, grouped_ranks, half_figures
 
     from ocais.config import load_settings
     from ocais.evaluate.benchmark import confirmed_truth, read_cases
-    from ocais.evaluate.metrics import pessimistic_rank
     from ocais.knowledge import load_knowledge
     from ocais.predict.groups import DiseaseGroups
     from ocais.predict.phenotype import PhenotypeRanker
@@ -68,13 +66,7 @@ def main() -> None:
     kb = load_knowledge(settings.resolved_hpo_dir, settings.resolved_cache_dir)
     cases, _ = read_cases(args.source, kb)
     truths = [confirmed_truth(c) for c in cases]
-    halves: dict[int, dict[str, np.ndarray]] = {}
-    for seed in args.seeds:
-        cohorts = sorted({c.cohort or c.id for c in cases})
-        random.Random(seed).shuffle(cohorts)
-        first = set(cohorts[: len(cohorts) // 2])
-        in_a = np.array([(c.cohort or c.id) in first for c in cases])
-        halves[seed] = {"A": np.flatnonzero(in_a), "B": np.flatnonzero(~in_a)}
+    halves = cohort_halves(cases, args.seeds)
     groups_cache: dict[tuple[str, ...], tuple[DiseaseGroups, list[list[int]]]] = {}
 
     def evaluate(options: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +78,8 @@ def main() -> None:
             groups_cache[key] = (groups, [groups.positions(t, kb) for t in truths])
         groups, rows = groups_cache[key]
         grouped = groups.scores(ranker.score_cases(cases))
-        ranks = np.array(
-            [pessimistic_rank(grouped[i], r) or 10**9 if r else 10**9 for i, r in enumerate(rows)]
-        )
         figures: dict[str, Any] = {"seconds": round(time.perf_counter() - start, 1)}
-        figures["all"] = [round(100 * float(np.mean(ranks <= k)), 2) for k in (1, 10)]
-        for seed, parts in halves.items():
-            for half, index in parts.items():
-                figures[f"{seed}{half}"] = [
-                    round(100 * float(np.mean(ranks[index] <= k)), 2) for k in (1, 10)
-                ]
-        return figures
+        return {**figures, **half_figures(grouped_ranks(grouped, rows), halves)}
 
     def gain(figures: dict[str, Any], base: dict[str, Any], cell: str) -> float:
         return float(sum(figures[cell]) - sum(base[cell]))
