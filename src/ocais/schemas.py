@@ -136,7 +136,7 @@ class VariantCall(_Model):
     """One variant allele the patient carries, as far as a gene is concerned: from a VCF
     (annotated by snpEff, VEP, ClinVar) or a phenopacket's genomic interpretation."""
 
-    gene: str = Field(max_length=100, description="Gene symbol, or NCBIGene:/HGNC: id")
+    gene: str = Field(min_length=1, max_length=100, description="Symbol, or NCBIGene:/HGNC: id")
     gene_id: str | None = Field(
         default=None, max_length=100, description="NCBIGene:... or HGNC:..."
     )

@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 
 from ocais.errors import ConfigError, InputTooLargeError, InvalidRecordError
 from ocais.knowledge import KnowledgeBase
-from ocais.schemas import Case, Genomics, PhenotypeObservation, Prediction, Sex, VariantCall
+from ocais.schemas import Case, Genomics, PhenotypeObservation, Prediction, Sex
 from ocais.serve.schemas.predict import (
     MentionOut,
     PredictInputOut,
@@ -179,7 +179,7 @@ def _genomics(request: PredictRequest) -> Genomics | None:
         return None
     return Genomics(
         genes=list(case.genes),
-        variants=[VariantCall(**v.model_dump()) for v in case.variants],
+        variants=list(case.variants),
     )
 
 

@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from ocais.schemas import Classification, HpoId, Impact, Prediction, Sex, Zygosity
+from ocais.schemas import HpoId, Prediction, Sex, VariantCall
 from ocais.serve.schemas.common import Strict
 
 MAX_PHENOTYPES = 500
@@ -24,21 +24,6 @@ MAX_VARIANTS = 1000
 class PhenotypeInput(Strict):
     id: HpoId = Field(description="HPO id, e.g. HP:0001250")
     excluded: bool = Field(default=False, description="True: explicitly absent in the patient")
-
-
-class VariantInput(Strict):
-    """A variant the patient carries, as a sequencing report states it (never stored)."""
-
-    gene: str = Field(min_length=1, max_length=100, description="Symbol or NCBIGene:/HGNC: id")
-    zygosity: Zygosity = Zygosity.UNKNOWN
-    classification: Classification | None = Field(
-        default=None, description="ACMG/AMP class, if the report gives one"
-    )
-    impact: Impact | None = Field(default=None, description="Predicted impact (snpEff/VEP)")
-    effect: str | None = Field(default=None, max_length=200, description="e.g. missense_variant")
-    variant: str | None = Field(
-        default=None, max_length=500, description="HGVS or chrom:pos ref>alt, shown as given"
-    )
 
 
 class CaseInput(Strict):
@@ -55,7 +40,7 @@ class CaseInput(Strict):
         description="Genes a sequencing report found candidate variants in (no genotypes): "
         "symbols, NCBIGene:2200, or HGNC:3603|FBN1",
     )
-    variants: list[VariantInput] = Field(
+    variants: list[VariantCall] = Field(
         default_factory=list,
         max_length=MAX_VARIANTS,
         description="Variants from a sequencing report (VCFs: use `ocais predict --vcf` or a "
