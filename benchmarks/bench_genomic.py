@@ -46,8 +46,9 @@ def main() -> None:
     from ocais.evaluate.benchmark import read_cases
     from ocais.genomic.simulate import simulate_set
     from ocais.genomic.vcf import read_vcf
+    from ocais.ingest.base import local_file
     from ocais.knowledge import load_knowledge
-    from ocais.predict.genomic import GenomicRanker, vcf_path
+    from ocais.predict.genomic import GenomicRanker
     from ocais.predict.phenotype import PhenotypeRanker
 
     settings = load_settings()
@@ -66,7 +67,7 @@ def main() -> None:
         )
         cases, _ = read_cases(out, kb)
         files = [c.genomics.files[0] for c in cases if c.genomics and c.genomics.files]
-        sizes = [p.stat().st_size for f in files if (p := vcf_path(f.uri)) is not None]
+        sizes = [p.stat().st_size for f in files if (p := local_file(f.uri)) is not None]
         records = (
             summary.variants_written["causal"]
             + summary.variants_written["decoy"]
@@ -80,7 +81,7 @@ def main() -> None:
             start = time.perf_counter()
             phenotype.predict(case)
             timings["phenotype"].append(1000 * (time.perf_counter() - start))
-            if file is not None and (path := vcf_path(file.uri)) is not None:
+            if file is not None and (path := local_file(file.uri)) is not None:
                 start = time.perf_counter()
                 read_vcf(path, sample=file.sample)
                 timings["read_vcf"].append(1000 * (time.perf_counter() - start))

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from ocais.genomic.model import GenotypeModel, GenotypeOptions
+from ocais.ingest.base import local_file
 from ocais.knowledge.genes import Inheritance, load_gene_table
 from ocais.predict.base import create_predictor
-from ocais.predict.genomic import GenomicRanker, vcf_path
+from ocais.predict.genomic import GenomicRanker
 from ocais.predict.phenotype import PhenotypeRanker
 from ocais.schemas import (
     Case,
@@ -90,7 +91,7 @@ def test_vcf_files_are_read_at_prediction_time(tiny_kb, tmp_path: Path) -> None:
     )
     ranker = GenomicRanker(tiny_kb)
     uri = f"file://{vcf}"
-    assert vcf_path(uri) == vcf
+    assert local_file(uri) == vcf
     prediction = ranker.predict(case(Genomics(files=[GenomicFile(uri=uri)])))
     assert prediction.candidates[0].disease_id == "OMIM:100001"
     summary = prediction.provenance.parameters["genomic_input"]["files"][0]

@@ -32,7 +32,6 @@ disease with a listed gene gets ``gene_list_hit`` (a log LR), one without ``gene
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -306,12 +305,3 @@ def _twins(knowledge: KnowledgeBase, disease_id: str) -> list[str]:
         return [d for d in knowledge.group_members(disease_id) if d != disease_id]
     except LookupError:
         return []
-
-
-def genes_by_count(rows: Sequence[int], model: GenotypeModel) -> dict[str, list[int]]:
-    """Gene symbol → the candidate rows (in order) it belongs to: a panel of the top diseases."""
-    panel: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        for gene in model.genes_of_row(row):
-            panel[gene.symbol].append(row)
-    return dict(panel)

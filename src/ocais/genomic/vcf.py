@@ -116,7 +116,6 @@ class VcfCalls:
     def summary(self) -> dict[str, Any]:
         """Counts only (no variant), for logs and provenance."""
         return {
-            "sample_given": bool(self.sample),
             "assembly": self.assembly,
             "records": self.records,
             "carried": self.carried,
