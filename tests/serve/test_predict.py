@@ -245,6 +245,7 @@ def test_genes_and_variants_rank_with_the_genomic_predictor_and_are_not_stored(
     [
         {"phenotypes": [{"id": "HP:0002069"}], "genes": ["x" * 101]},
         {"phenotypes": [{"id": "HP:0002069"}], "variants": [{"gene": "A", "zygosity": "twice"}]},
+        {"phenotypes": [{"id": "HP:0002069"}], "variants": [{"gene": ""}]},
         {"phenotypes": [{"id": "HP:0002069"}], "genes": ["G"] * 501},
     ],
 )
